@@ -1,0 +1,99 @@
+"""Shared fixtures: an isolated workspace and cache, the self-test model, the launched app, a browser.
+
+Everything runs offline on real components: real mflux on the self-test model, the real Gradio
+server, Debian's Chromium driven by Playwright.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+# Before anything imports mlx, gradio or huggingface_hub.
+os.environ["MLX_DISABLE_COMPILE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="hf-home-"))  # never the person's own cache
+for _secret in ("HF_TOKEN", "RUNWARE_API_KEY", "APP_PASSWORD", "APP_USERNAME", "WORKSPACE_DIR", "APP_HOST", "APP_PORT"):
+    os.environ.pop(_secret, None)
+
+import pytest  # noqa: E402
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from tests.support.app_server import running_app  # noqa: E402
+from tests.support.browser import launch_browser  # noqa: E402
+from tests.support.env import free_port  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def selftest_model_dir(cache_dir) -> Path:
+    from core import selftest_model
+
+    return selftest_model.ensure(cache_dir)
+
+
+@pytest.fixture()
+def workspace_dir(tmp_path) -> Path:
+    root = tmp_path / "workspace"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture()
+def settings(workspace_dir, cache_dir):
+    from core.settings import load_settings
+
+    return load_settings(env_file=None, environ={"WORKSPACE_DIR": str(workspace_dir), "APP_CACHE_DIR": str(cache_dir)})
+
+
+@pytest.fixture()
+def workspace(settings):
+    from core.workspace import Workspace
+
+    return Workspace(settings.workspace).ensure()
+
+
+@pytest.fixture(scope="session")
+def app_workspace(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("app-workspace")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_workspace, cache_dir, selftest_model_dir):
+    """The real app, launched once per session on a free loopback port."""
+    from core.settings import load_settings
+
+    settings = load_settings(
+        env_file=None,
+        environ={"WORKSPACE_DIR": str(app_workspace), "APP_CACHE_DIR": str(cache_dir), "APP_PORT": str(free_port())},
+    )
+    with running_app(settings) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    yield page
+    context.close()

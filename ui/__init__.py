@@ -1,0 +1,1 @@
+"""The Gradio UI: one module per tab, each wiring widgets to `core` calls. Nothing here touches files."""
