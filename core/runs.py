@@ -1,0 +1,96 @@
+"""A training run's folder: what lives where, and its record (run.json).
+
+    outputs/runs/<run-id>/
+        train.json        the exact config handed to mflux (absolute paths)
+        run.json          our record: dataset, model key, trigger, status, steps, times, errors
+        events.jsonl      structured progress events written by the training worker
+        mflux/            mflux's checkpoint.output_path: checkpoints/, loss/, preview/
+        chosen.json       the checkpoint and strength the person picked for publishing
+        publish.json      the publish record (Hub commit, URL, Runware AIR, status)
+
+Every other module reaches a run's files through RunPaths, never by joining names itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from core import storage
+from core.workspace import Workspace
+
+STATUSES = ("queued", "running", "stopping", "stopped", "completed", "failed", "interrupted")
+_CHECKPOINT_ZIP = re.compile(r"^(\d+)_checkpoint\.zip$")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.root.name
+
+    @property
+    def train_json(self) -> Path:
+        return self.root / "train.json"
+
+    @property
+    def record_json(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events.jsonl"
+
+    @property
+    def mflux_dir(self) -> Path:
+        return self.root / "mflux"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.mflux_dir / "checkpoints"
+
+    @property
+    def preview_dir(self) -> Path:
+        return self.mflux_dir / "preview"
+
+    @property
+    def loss_dir(self) -> Path:
+        return self.mflux_dir / "loss"
+
+    @property
+    def chosen_json(self) -> Path:
+        return self.root / "chosen.json"
+
+    @property
+    def publish_json(self) -> Path:
+        return self.root / "publish.json"
+
+    def checkpoint_zips(self) -> list[tuple[int, Path]]:
+        """(step, zip path) of every mflux checkpoint of the run, by step."""
+        if not self.checkpoints_dir.is_dir():
+            return []
+        found = []
+        for path in self.checkpoints_dir.iterdir():
+            match = _CHECKPOINT_ZIP.match(path.name)
+            if match and path.is_file():
+                found.append((int(match.group(1)), path))
+        return sorted(found)
+
+    def read_record(self) -> dict:
+        return storage.read_json(self.record_json, default={}) or {}
+
+    def write_record(self, record: dict) -> None:
+        storage.write_json(self.record_json, record)
+
+    def update_record(self, **changes) -> dict:
+        record = self.read_record()
+        record.update(changes)
+        self.write_record(record)
+        return record
+
+
+def run_paths(workspace: Workspace, run_id: str, must_exist: bool = False) -> RunPaths:
+    return RunPaths(workspace.run_dir(run_id, must_exist=must_exist))
