@@ -59,7 +59,7 @@ def launch(settings: Settings, block: bool = True):
     from core.log import setup_logging
     from core.workspace import Workspace
     from ui.context import UIContext
-    from ui.shell import build_app
+    from ui.shell import HEAD_PATHS, build_app
 
     workspace = Workspace(settings.workspace).ensure()
     setup_logging(workspace.logs_dir)
@@ -77,6 +77,7 @@ def launch(settings: Settings, block: bool = True):
         prevent_thread_lock=True,
         quiet=True,
         footer_links=[],
+        head_paths=HEAD_PATHS or None,
     )
     if block:
         print(f"Running at {demo.local_url}  (press Ctrl+C to stop)", flush=True)

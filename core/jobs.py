@@ -62,6 +62,7 @@ def heavy_slot(
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+")
     deadline = None if wait is None else time.monotonic() + wait
+    acquired = False
     try:
         while True:
             try:
@@ -75,16 +76,18 @@ def heavy_slot(
                 if on_wait is not None:
                     on_wait(current)
                 time.sleep(poll)
+        acquired = True
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps({"kind": kind, "label": label, "pid": os.getpid(), "since": time.time()}))
         handle.flush()
         yield
     finally:
-        with contextlib.suppress(OSError):
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        if acquired:  # a waiter that gave up must not erase the holder's record
+            with contextlib.suppress(OSError):
+                handle.seek(0)
+                handle.truncate()
+                fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
 
 

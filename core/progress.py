@@ -19,3 +19,33 @@ class Progress:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class Cancelled(Exception):
+    """Raised inside a long operation when its Cancellation was requested; callers report what was kept."""
+
+
+class Cancellation:
+    """A Stop button's token, handed into a long core operation, checked between units of work.
+
+    Thread-safe; `request()` may come from any thread (a UI click, a signal handler)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._event = threading.Event()
+
+    def request(self) -> None:
+        self._event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, waking early when cancelled; returns True when cancelled."""
+        return self._event.wait(seconds)

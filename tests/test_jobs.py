@@ -53,3 +53,16 @@ def test_waiting_reports_the_holder_then_times_out(workspace):
                 pass
         assert time.monotonic() - started >= 0.3
     assert seen and seen[0]["label"] == "Training run y"
+
+
+def test_a_waiter_that_gives_up_keeps_the_holders_record(workspace):
+    with jobs.heavy_slot(workspace, "train", "Training run y"):
+        code = (
+            "from pathlib import Path; from core import jobs; from core.workspace import Workspace;"
+            f"ws = Workspace(Path({str(workspace.root)!r}));"
+            "\ntry:\n with jobs.heavy_slot(ws, 'generate', 'Local Generate', wait=0.2, poll=0.05): pass"
+            "\nexcept jobs.Busy: print('busy')"
+        )
+        done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+        assert done.stdout.strip() == "busy"
+        assert jobs.holder(workspace)["label"] == "Training run y"

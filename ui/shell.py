@@ -21,6 +21,9 @@ TABS = (
 
 TITLE = "Story Shorts · Character LoRA"
 
+# HTML snippets (scripts, styles) put in the page's <head>: one file per concern under ui/, e.g. keyboard shortcuts.
+HEAD_PATHS: list[str] = []
+
 
 def header_text(ctx: UIContext) -> str:
     from core.doctor import diagnose
@@ -34,7 +37,9 @@ def build_app(ctx: UIContext) -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
         # Filled after the page loads, so start-up does not wait for MLX and disk checks.
         header = gr.Markdown(f"**{TITLE}** — checking this machine…", elem_id="app-header")
-        with gr.Tabs(elem_id="main-tabs"):
+        ctx.blocks = demo
+        with gr.Tabs(elem_id="main-tabs") as tabs:
+            ctx.tabs = tabs
             for label, module_name, elem_id in TABS:
                 with gr.Tab(label, id=elem_id, elem_id=elem_id):
                     importlib.import_module(module_name).build(ctx)
