@@ -191,3 +191,24 @@ def remove_image(workspace: Workspace, name: str, stem: str) -> Path:
     if item.caption.exists():
         shutil.move(str(item.caption), str(folder / item.caption.name))
     return folder
+
+
+def describe(dataset: Dataset, stem: str) -> dict:
+    """What the gallery shows about one image: size, file, caption (None when not UTF-8), where it came from."""
+    from PIL import Image
+
+    from core import captions as caption_store
+
+    item = dataset.item(stem)
+    info: dict = {"stem": stem, "image": str(item.image), "bytes": item.image.stat().st_size, "width": 0, "height": 0}
+    try:
+        with Image.open(item.image) as image:
+            info["width"], info["height"] = image.size
+    except Exception as error:
+        info["error"] = f"cannot be read ({error})"
+    try:
+        info["caption"] = caption_store.read(dataset, stem)
+    except caption_store.CaptionEncodingError:
+        info["caption"] = None
+    info["versions"] = len(caption_store.history(dataset, stem))
+    return info
