@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "core.cli.doctor",
     "core.cli.selftest_model",
     "core.cli.selftest",
+    "core.cli.dataset",
+    "core.cli.captions",
 )
 
 log = logging.getLogger("core.cli")
