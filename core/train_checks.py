@@ -64,10 +64,14 @@ def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+ALIASES = {"lr": "learning_rate", "epochs": "num_epochs", "batch": "batch_size", "optimizer": "name", "type": "name",
+           "warmup_steps": "lr_warmup_steps", "save_every": "save_frequency", "sample_every": "generate_image_frequency"}
+
+
 def _unknown(keys, allowed: set[str], where: str) -> list[str]:
     problems = []
     for key in sorted(set(keys) - allowed):
-        close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
+        close = [ALIASES[key]] if ALIASES.get(key) in allowed else difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
         hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(sorted(allowed))}."
         problems.append(f"'{key}' in {where} is not a setting mflux knows; {hint}")
     return problems
@@ -143,7 +147,8 @@ def check_structure(config: dict, model_key: str) -> tuple[list[str], list[str]]
         errors += _unknown(optimizer, OPTIMIZER_KEYS, "optimizer")
         name = optimizer.get("name")
         if name not in OPTIMIZERS:
-            close = difflib.get_close_matches(str(name), OPTIMIZERS, n=1, cutoff=0.5)
+            same = [o for o in OPTIMIZERS if o.lower() == str(name).lower().replace("8bit", "")]
+            close = same or difflib.get_close_matches(str(name), OPTIMIZERS, n=1, cutoff=0.5)
             errors.append(f"Optimizer '{name}' is not one mflux has" + (f"; did you mean '{close[0]}'?" if close else f"; use one of {', '.join(OPTIMIZERS)}."))
         rate = optimizer.get("learning_rate")
         if not (_number(rate) and 0 < rate < 1):
@@ -269,7 +274,7 @@ def _matching_memory_preset(config: dict) -> train_config.Preset | None:
     for preset in train_config.list_presets():
         if preset.kind != "memory":
             continue
-        keys = ("quantize", "gradient_checkpointing", "low_ram", "max_resolution")
+        keys = ("quantize", "gradient_checkpointing", "low_ram", "max_resolution", "cache_limit_gb")
         if all(config.get(k) == preset.settings.get(k) for k in keys):
             return preset
     return None

@@ -160,7 +160,7 @@ def apply_preset(config: dict, form: TrainForm, preset: Preset, image_count: int
     settings = dict(preset.settings)
     raw = settings.pop("raw", None)
     if raw:
-        config = deep_merge(config, raw)
+        config = deep_merge(apply_form(config, form), raw)  # sync the form first so it is not lost
         values.update(form_from_config(config, **{k: values[k] for k in ("dataset", "trigger", "preview_prompts")}).to_dict())
         values["model"] = form.model
     target = settings.pop("target_iterations", None)
@@ -351,3 +351,26 @@ def dataset_readiness(workspace: Workspace, name: str, trigger: str | None = Non
 def _few(names: list[str], limit: int = 3) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def compose(
+    workspace: Workspace,
+    dataset: str,
+    trigger: str = "",
+    presets: list[str] | tuple[str, ...] = (),
+    memory_gb: float | None = None,
+    model: str | None = None,
+) -> tuple[dict, TrainForm]:
+    """Defaults, then the machine's memory preset (unless one is named), then the named presets in order."""
+    config, form = default_config(), TrainForm(dataset=dataset, trigger=trigger)
+    images = len(dataset_images(workspace.dataset_images_dir(dataset))) if dataset else 0
+    chosen = [get_preset(name, workspace) for name in presets]
+    if model == "selftest" and not any(p.name == "selftest" for p in chosen):
+        chosen.append(get_preset("selftest"))
+    if not any(p.kind == "memory" for p in chosen) and not any(p.name == "selftest" for p in chosen):
+        chosen.insert(0, memory_preset_for(memory_gb if memory_gb is not None else machine_memory_gb()))
+    for preset in chosen:
+        config, form = apply_preset(config, form, preset, image_count=images or None)
+    if model:
+        form.model = model
+    return config, form
