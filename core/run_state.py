@@ -110,8 +110,15 @@ def reconcile(paths: RunPaths) -> dict:
     return set_status(paths, "interrupted", f"The training process ended without finishing (sleep, crash or kill). Resume from {where}.", step=last)
 
 
+def valid_checkpoints(paths: RunPaths) -> list[tuple[int, object]]:
+    """(step, zip) of the checkpoints that are complete zips (a kill during a save can leave a cut one)."""
+    import zipfile
+
+    return [(step, path) for step, path in paths.checkpoint_zips() if zipfile.is_zipfile(path)]
+
+
 def _last_checkpoint(paths: RunPaths) -> int | None:
-    zips = paths.checkpoint_zips()
+    zips = valid_checkpoints(paths)
     return zips[-1][0] if zips else None
 
 

@@ -68,7 +68,7 @@ def status(workspace: Workspace, run_id: str) -> RunStatus:
 
 def _status_of(paths: RunPaths, record: dict) -> RunStatus:
     line = run_events.timeline(run_events.read_all(paths))
-    checkpoints = [step for step, _ in paths.checkpoint_zips()]
+    checkpoints = [step for step, _ in run_state.valid_checkpoints(paths)]
     state = record.get("status", "unknown")
     total = line.total or int(record.get("total_steps") or 0)
     return RunStatus(
@@ -261,7 +261,10 @@ def resume(workspace: Workspace, run_id: str, *, step: int | None = None, queue:
     current = record.get("status")
     if current in run_state.ACTIVE:
         raise TrainingError(f"Run {run_id} is still {current}.", "Stop it first, or wait for it to finish.")
-    zips = dict(paths.checkpoint_zips())
+    for step_number, zip_path in paths.checkpoint_zips():  # cut by a kill during a save: set aside
+        if (step_number, zip_path) not in run_state.valid_checkpoints(paths):
+            storage.move_to_trash(zip_path, workspace.trash_dir / run_id)
+    zips = dict(run_state.valid_checkpoints(paths))
     if not zips:
         raise TrainingError(f"Run {run_id} has no checkpoint to resume from.", "Start it again with the same settings (Re-run).")
     chosen = max(zips) if step is None else step

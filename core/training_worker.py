@@ -45,7 +45,38 @@ class StopWatch:
         return elapsed
 
 
+class _AtomicZipModule:
+    """Stands in for `zipfile` inside mflux's training_state: a checkpoint zip is written beside its
+    final name and renamed when complete, so a kill mid-save never leaves a cut checkpoint."""
+
+    def __init__(self) -> None:
+        import zipfile
+
+        self._zipfile = zipfile
+
+    def __getattr__(self, name):
+        return getattr(self._zipfile, name)
+
+    def ZipFile(self, file, mode="r", *args, **kwargs):  # noqa: N802 (mirrors zipfile.ZipFile)
+        zipfile = self._zipfile
+        if mode != "w" or not isinstance(file, (str, os.PathLike)):
+            return zipfile.ZipFile(file, mode, *args, **kwargs)
+        final = Path(file)
+        partial = final.with_name(f".{final.name}.partial")
+
+        class AtomicZipFile(zipfile.ZipFile):
+            def close(self) -> None:
+                super().close()
+                if partial.exists():
+                    with open(partial, "rb+") as handle:
+                        os.fsync(handle.fileno())
+                    os.replace(partial, final)
+
+        return AtomicZipFile(partial, mode, *args, **kwargs)
+
+
 def install_hooks(paths: RunPaths) -> None:
+    import mflux.models.common.training.state.training_state as training_state_module
     from mflux.models.common.training.dataset.iterator import Iterator
     from mflux.models.common.training.state.training_state import TrainingState
     from mflux.models.common.training.trainer import TrainingTrainer
@@ -106,6 +137,7 @@ def install_hooks(paths: RunPaths) -> None:
             run_events.emit(paths, "preview", step=step, path=str(image.resolve()), name=name)
         watch.last = time.perf_counter()  # preview time is not step time
 
+    training_state_module.zipfile = _AtomicZipModule()
     Iterator.__next__ = next_batch
     TrainingTrainer._step_is_finite = staticmethod(step_is_finite)
     TrainingState.should_save = should_save
