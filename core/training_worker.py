@@ -93,6 +93,7 @@ def install_hooks(paths: RunPaths) -> None:
         if seen["first"]:
             watch.last = time.perf_counter()  # do not count model loading and step-0 previews
             seen["first"] = False
+            paths.update_record(status_message="Training.")
         return original_next(self)
 
     original_finite = TrainingTrainer._step_is_finite
