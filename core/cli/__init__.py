@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "core.cli.selftest",
     "core.cli.dataset",
     "core.cli.captions",
+    "core.cli.train",
+    "core.cli.runs",
 )
 
 log = logging.getLogger("core.cli")
