@@ -129,6 +129,9 @@ def save_image(image, folder: Path, record: dict, stem: str) -> Path:
     info.add_text("parameters", json.dumps(record, ensure_ascii=False))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=info)
+    base, counter = stem, 2
+    while (folder / f"{stem}.png").exists() or (folder / f"{stem}.json").exists():  # never overwrite an earlier image
+        stem, counter = f"{base}-{counter}", counter + 1
     path = storage.write_bytes(folder / f"{stem}.png", buffer.getvalue())
     storage.write_json(folder / f"{stem}.json", record)
     return path
