@@ -24,6 +24,9 @@ COMMAND_MODULES = (
     "core.cli.doctor",
     "core.cli.selftest_model",
     "core.cli.selftest",
+    "core.cli.checkpoints",
+    "core.cli.compare",
+    "core.cli.generate",
 )
 
 log = logging.getLogger("core.cli")
