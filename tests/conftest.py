@@ -97,3 +97,31 @@ def page(browser, request):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, selftest_model_dir):
+    """A self-test run trained once per session (3 iterations, checkpoints at steps 0-3); copy it with
+    tests.support.runs.copy_run before changing anything in it."""
+    from core.workspace import Workspace
+    from tests.support.runs import train_selftest_run
+
+    workspace = Workspace(tmp_path_factory.mktemp("trained-run-workspace")).ensure()
+    return train_selftest_run(workspace, selftest_model_dir)
+
+
+@pytest.fixture()
+def run_copy(trained_run, workspace):
+    from tests.support.runs import copy_run
+
+    return copy_run(trained_run, workspace)
+
+
+@pytest.fixture(scope="session")
+def likeness_model_dir(tmp_path_factory):
+    """A tiny random DINOv2 in a folder, also set as LIKENESS_MODEL for the session."""
+    from tests.support.likeness_model import build_tiny_dinov2
+
+    folder = build_tiny_dinov2(tmp_path_factory.mktemp("tiny-dinov2"))
+    os.environ["LIKENESS_MODEL"] = str(folder)
+    return folder

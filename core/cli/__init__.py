@@ -28,6 +28,9 @@ COMMAND_MODULES = (
     "core.cli.captions",
     "core.cli.train",
     "core.cli.runs",
+    "core.cli.checkpoints",
+    "core.cli.compare",
+    "core.cli.generate",
 )
 
 log = logging.getLogger("core.cli")
