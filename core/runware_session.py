@@ -206,7 +206,7 @@ def stream(settings: Settings, work: Work, *, timeout: float, cancel: Cancellati
         raise
     except concurrent.futures.CancelledError:
         raise Cancelled() from None
-    except BaseException as exc:
+    except Exception as exc:
         raise explain(exc, seconds=timeout, **(explain_with or {})) from exc
     finally:
         if not future.done():
