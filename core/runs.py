@@ -68,6 +68,16 @@ class RunPaths:
     def publish_json(self) -> Path:
         return self.root / "publish.json"
 
+    @property
+    def adapters_dir(self) -> Path:
+        """Adapters extracted from checkpoints and exported for publishing (checkpoints room)."""
+        return self.root / "adapters"
+
+    @property
+    def compare_dir(self) -> Path:
+        """Comparison grids of this run's checkpoints (checkpoints room)."""
+        return self.root / "compare"
+
     def checkpoint_zips(self) -> list[tuple[int, Path]]:
         """(step, zip path) of every mflux checkpoint of the run, by step."""
         if not self.checkpoints_dir.is_dir():
