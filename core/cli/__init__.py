@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "core.cli.doctor",
     "core.cli.selftest_model",
     "core.cli.selftest",
+    "core.cli.runware",
 )
 
 log = logging.getLogger("core.cli")
