@@ -99,10 +99,15 @@ def run_facts(workspace: Workspace, run_id: str) -> RunFacts:
     except ImportError:  # the Checkpoints work is not installed in this tree
         pass
     trigger = (chosen.trigger if chosen and chosen.trigger else None) or record.get("trigger") or ""
-    dataset = record.get("dataset")
-    images_dir = workspace.dataset_images_dir(dataset) if dataset else None
-    dataset_images = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
-        if images_dir and images_dir.is_dir() else []
+    try:
+        from core.likeness import dataset_images_of_run
+
+        dataset_images = dataset_images_of_run(workspace, paths)
+    except ImportError:
+        dataset = record.get("dataset")
+        images_dir = workspace.dataset_images_dir(dataset) if dataset else None
+        dataset_images = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
+            if images_dir and images_dir.is_dir() else []
     return RunFacts(paths=paths, trigger=trigger, local_model=record.get("model"),
                     adapter_path=Path(chosen.adapter_path) if chosen else None,
                     strength=chosen.strength if chosen else None, lora_air=lora_air_from_publish(paths),
