@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "core.cli.checkpoints",
     "core.cli.compare",
     "core.cli.generate",
+    "core.cli.runware",
 )
 
 log = logging.getLogger("core.cli")
