@@ -50,6 +50,7 @@ class PublishRequest:
     private: bool = False
     allow_existing: bool = True  # publish a new version into an existing repo of the account
     adapter: Path | None = None  # instead of the chosen checkpoint (tests, CLI --adapter)
+    step: int | None = None  # choose this checkpoint first (the Checkpoints tab's "choose", from the CLI)
     strength: float | None = None
     trigger: str | None = None
     samples: list[Path] = field(default_factory=list)
@@ -86,16 +87,26 @@ def chosen(paths: RunPaths, request: PublishRequest | None = None) -> Chosen:
         return Chosen(adapter, _sha256(adapter), None, 1.0 if strength is None else strength, trigger)
     picked = None
     try:
-        from core.checkpoints import read_chosen
+        from core import checkpoints
     except ImportError:
-        read_chosen = None
-    if read_chosen is not None:
-        picked = read_chosen(paths)
+        checkpoints = None
+    if checkpoints is not None and request and request.step is not None:
+        checkpoints.choose(workspace_from_paths(paths), paths.run_id, request.step, 1.0 if strength is None else strength)
+    elif request and request.step is not None:
+        raise PublishError("Choosing a checkpoint by step needs the Checkpoints module, which this build lacks.",
+                           "Pass --adapter PATH to publish an exported adapter instead.")
+    if checkpoints is not None:
+        picked = checkpoints.read_chosen(paths)
     if picked is None:
         raise PublishError(f"No checkpoint of run {paths.run_id} is chosen for publishing yet.",
                            "Pick one in the Checkpoints tab (Choose for publishing), then publish again.")
     return Chosen(Path(picked.adapter_path), picked.sha256, picked.step,
                   picked.strength if strength is None else strength, request.trigger if request and request.trigger else picked.trigger or trigger)
+
+
+def workspace_from_paths(paths: RunPaths) -> Workspace:
+    """The workspace a run folder lives in (<root>/outputs/runs/<run>)."""
+    return Workspace(paths.root.parent.parent.parent)
 
 
 def default_repo_name(paths: RunPaths) -> str:
@@ -294,6 +305,25 @@ def _register(settings, workspace, paths, request, entry, pick, cancel) -> Itera
     from core.runware_registration import register_version
 
     yield from register_version(settings, workspace, paths, request, entry, pick, cancel)
+
+
+def register_latest(settings: Settings, run_id: str, air: str | None, repo_id: str | None = None,
+                    cancel: Cancellation | None = None) -> Iterator[Progress]:
+    """Register (again) the run's latest committed version on Runware, without touching the Hub."""
+    cancel = cancel or Cancellation()
+    workspace = workspace_from(settings)
+    paths = run_paths(workspace, run_id, must_exist=True)
+    committed = [v for v in read_record(paths)["versions"] if v.get("commit") and (not repo_id or v["repo_id"] == repo_id
+                                                                                   or v["repo_id"].endswith("/" + repo_id))]
+    if not committed:
+        raise PublishError(f"Run {run_id} has no version on the Hub yet.", "Publish it to the Hub first (publish hf).")
+    entry = committed[-1]
+    pick = Chosen(Path(""), entry["sha256"], entry.get("step"), float(entry.get("strength") or 1.0), entry.get("trigger") or "")
+    request = PublishRequest(run_id, repo_id=entry["repo_id"], air=air)
+    yield from _register(settings, workspace, paths, request, entry, pick, cancel)
+    entry["finished"] = _now()
+    _save_version(paths, entry)
+    yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done", "version": entry})
 
 
 def status(settings: Settings, run_id: str) -> dict:
