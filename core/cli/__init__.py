@@ -23,6 +23,7 @@ from core.settings import Settings, check_python, load_settings, redact
 COMMAND_MODULES = (
     "core.cli.doctor",
     "core.cli.selftest_model",
+    "core.cli.selftest",
     "core.cli.publish",
 )
 
