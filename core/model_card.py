@@ -154,3 +154,11 @@ def card_for(run_paths: RunPaths, info: CardInfo) -> tuple[str, bool]:
     if draft is not None and draft.strip():
         return draft, True
     return render(info), False
+
+
+def split(text: str) -> tuple[str, str]:
+    """(front matter YAML, body) for showing a card: the Markdown preview cannot render the YAML block."""
+    match = re.match(r"^---\r?\n(.*?)\r?\n---\s*(?:\r?\n|$)", text, re.S)
+    if not match:
+        return "", text
+    return match.group(1), text[match.end():]
