@@ -162,3 +162,29 @@ def split(text: str) -> tuple[str, str]:
     if not match:
         return "", text
     return match.group(1), text[match.end():]
+
+
+def retarget(text: str, repo_id: str, sample_prompts: list[str], trigger: str = "") -> str:
+    """The card fitted to what is published: the repo id in the usage code and the widget list of the samples.
+
+    A draft written for another repo name or another set of samples keeps every word the person wrote; only
+    `load_lora_weights("<repo>"` and the front matter's `widget:` block are rewritten."""
+    text = re.sub(r'(load_lora_weights\(\s*")[^"]*(")', lambda m: m.group(1) + repo_id + m.group(2), text)
+    match = re.match(r"^---\r?\n(.*?)\r?\n---", text, re.S)
+    if not match:
+        return text
+    lines = match.group(1).split("\n")
+    kept, skipping = [], False
+    for line in lines:
+        if re.match(r"^widget\s*:", line):
+            skipping = True
+            continue
+        if skipping and (line.startswith((" ", "-", "\t")) or not line.strip()):
+            continue
+        skipping = False
+        kept.append(line)
+    if sample_prompts:
+        kept.append("widget:")
+        for index, prompt in enumerate(sample_prompts, start=1):
+            kept += [f"- text: {_yaml_str(prompt or trigger)}", "  output:", f"    url: {sample_name(index)}"]
+    return text[:match.start(1)] + "\n".join(kept) + text[match.end(1):]

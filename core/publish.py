@@ -236,9 +236,9 @@ def publish(settings: Settings, request: PublishRequest, cancel: Cancellation | 
     cancel.check()
 
     samples = list(request.samples)
-    card = request.card_text
-    if card is None:
-        card, _ = model_card.card_for(paths, card_info(paths, repo_id, pick, samples))
+    info = card_info(paths, repo_id, pick, samples)
+    card = request.card_text if request.card_text is not None else model_card.card_for(paths, info)[0]
+    card = model_card.retarget(card, repo_id, info.sample_prompts, pick.trigger)
     model_card.validate(card)
     files = publication.build(pick.adapter_path, card, samples, storage.read_json(paths.train_json, default=None))
     if files.adapter.sha256 != pick.sha256:

@@ -60,6 +60,8 @@ def test_publish_tab_from_token_check_to_a_pinned_url(publish_app, page):
     page.locator("#publish-card-state").get_by_text("Draft saved", exact=False).wait_for()
 
     page.locator("#publish-repo input, #publish-repo textarea").first.fill("mira-browser")
+    page.locator("#publish-repo input, #publish-repo textarea").first.press("Enter")
+    page.locator("#publish-samples").get_by_text("sample_0.png").click()  # two samples instead of three
     page.locator("#publish-button").click()
     result = page.locator("#publish-result")
     result.get_by_text("Download URL", exact=False).wait_for(timeout=60_000)
@@ -67,7 +69,11 @@ def test_publish_tab_from_token_check_to_a_pinned_url(publish_app, page):
     assert "alice/mira-browser" in text and "Runware can only download from a PUBLIC repo" in text
     commit = hub.head("alice/mira-browser")["oid"]
     assert f"/alice/mira-browser/resolve/{commit}/pytorch_lora_weights.safetensors" in text
-    assert "Drawn for my story shorts." in hub.files("alice/mira-browser")["README.md"].decode()
+    readme = hub.files("alice/mira-browser")["README.md"].decode()
+    assert "Drawn for my story shorts." in readme and 'load_lora_weights("alice/mira-browser"' in readme
+    assert "samples/02.png" in readme and "samples/03.png" not in readme
+    assert sorted(p for p in hub.files("alice/mira-browser") if p.startswith("samples/")) == ["samples/01.png",
+                                                                                              "samples/02.png"]
     assert hub.repos["alice/mira-browser"]["private"] is True
     expect(page.locator("#publish-versions")).to_contain_text("blocked")
     progress = page.locator("#publish-progress").inner_text()
@@ -86,6 +92,7 @@ def test_a_hub_error_shows_one_sentence_and_the_next_click_finishes(publish_app,
     field.press("Enter")
     page.locator("#publish-chosen").get_by_text("exported adapter", exact=False).wait_for(timeout=20_000)
     page.locator("#publish-repo input, #publish-repo textarea").first.fill("mira-retry")
+    page.locator("#publish-repo input, #publish-repo textarea").first.press("Enter")
     page.locator("#publish-runware input").uncheck()
     hub.fail("POST", r"/commit/", 503)
     page.locator("#publish-button").click()

@@ -84,8 +84,8 @@ def test_rerun_with_unchanged_files_makes_no_commit_and_an_edited_card_makes_one
     assert hub.commit_count(f"alice/{first['repo_id'].split('/')[1]}") == 2
     assert again["commit"] == first["commit"] and len(publishing.read_record(paths)["versions"]) == 1
 
-    card, edited = publishing.draft_card(settings, request_for(adapter, samples), account="alice")
-    assert not edited
+    card, edited = publishing.draft_card(settings, request_for(adapter, samples), account="someone")
+    assert not edited and 'load_lora_weights("someone/' in card
     from core import model_card
 
     model_card.save_draft(paths, card.replace("## Trigger word", "My own words.\n\n## Trigger word"))
@@ -93,6 +93,9 @@ def test_rerun_with_unchanged_files_makes_no_commit_and_an_edited_card_makes_one
     files = hub.files(third["repo_id"])
     assert third["commit"] != first["commit"] and "My own words." in files["README.md"].decode()
     assert "samples/02.png" not in files  # the version's samples replace the previous ones
+    readme = files["README.md"].decode()
+    assert f'load_lora_weights("{third["repo_id"]}"' in readme  # the draft was written for "alice/..." by default
+    assert "url: samples/01.png" in readme and "samples/02.png" not in readme  # widget fitted to the samples
     assert hub.commit_count(third["repo_id"]) == 3
 
 

@@ -40,6 +40,8 @@ def build(ctx: UIContext) -> None:
         run = gr.Dropdown(choices=runs, value=runs[0] if runs else None, label="Run", elem_id="publish-run",
                           allow_custom_value=False, scale=2)
         refresh = gr.Button("↻ Refresh", size="sm", elem_id="publish-refresh", scale=0)
+    account_name = gr.State("you")
+    card_edited = gr.State(False)
     chosen = gr.Markdown("", elem_id="publish-chosen")
     with gr.Accordion("Advanced: publish another adapter file", open=False):
         adapter = gr.Textbox(label="Adapter file (.safetensors) instead of the chosen checkpoint",
@@ -85,36 +87,57 @@ def build(ctx: UIContext) -> None:
                               samples=[Path(p) for p in (picked or [])][:12], card_text=card_text,
                               runware=bool(runware_on), air=(air_text or "").strip() or None)
 
-    @user_errors
-    def check_token():
+    def account_text(quiet: bool):
         from core import hub
+        from core.errors import AppError
 
-        found = hub.whoami(ctx.settings)
+        try:
+            found = hub.whoami(ctx.settings)
+        except AppError as error:
+            if not quiet:
+                raise
+            return f"⚠️ {error}", "you"
         rights = "can write" if found.can_write else "**read-only: publishing needs a write token**"
-        return f"✅ Hugging Face account: **{found.name}** ({rights})"
+        return f"✅ Hugging Face account: **{found.name}** ({rights})", found.name
 
-    def generated_card(run_id, adapter_path, repo_name, picked):
+    check_token = user_errors(lambda: account_text(quiet=False))
+
+    def generated_card(run_id, adapter_path, repo_name, picked, account_id="you"):
         from core.publish import draft_card
 
         try:
-            return draft_card(ctx.settings, request_for(run_id, adapter_path, repo_name, "Public", False, "", picked))
+            request = request_for(run_id, adapter_path, repo_name, "Public", False, "", picked)
+            return draft_card(ctx.settings, request, account=account_id or "you")
         except Exception as error:  # no checkpoint chosen yet: the card waits for one
             return "", str(error)
 
+    def card_state_text(edited) -> str:
+        if edited is True:
+            return "Your edited draft (saved in the run folder)."
+        if edited is False:
+            return "Generated from the run; edit it and press Save draft to keep your text."
+        return f"⚠️ {edited}" if edited else ""
+
     @user_errors
-    def load_run(run_id, adapter_path):
+    def load_run(run_id, adapter_path, account_id):
         if not run_id:
             return ("No runs yet: train one in the Train tab.", gr.update(), gr.update(), gr.update(choices=[], value=[]),
-                    [], "", "", "", [])
+                    [], "", "", "", [], False)
         found = publish_overview.overview(ctx.settings, run_id, adapter_path or None)
         choices = [(p.name if p.parent.name in ("grid", "preview") else f"{p.parent.name}/{p.name}", str(p))
                    for p in found.samples]
         picked = [value for _, value in choices[:4]]
-        text, edited = generated_card(run_id, adapter_path, found.repo_name, picked)
-        state = "Your edited draft (saved in the run folder)." if edited is True else \
-            ("Generated from the run; edit it and press Save draft to keep your text." if edited is False else "")
+        text, edited = generated_card(run_id, adapter_path, found.repo_name, picked, account_id)
         return (found.chosen_text(), found.repo_name, found.air, gr.update(choices=choices, value=picked),
-                [str(p) for p in found.samples], text, _preview(text), state, found.version_rows())
+                [str(p) for p in found.samples], text, _preview(text), card_state_text(edited), found.version_rows(),
+                edited is True)
+
+    def regenerate(run_id, adapter_path, repo_name, picked, account_id, edited):
+        """A new repo name or sample choice rewrites the generated card; an edited card is left alone."""
+        if edited or not run_id:
+            return gr.update(), gr.update(), gr.update()
+        text, state = generated_card(run_id, adapter_path, repo_name, picked, account_id)
+        return text, _preview(text), card_state_text(state)
 
     @user_errors
     def save(run_id, text):
@@ -123,10 +146,10 @@ def build(ctx: UIContext) -> None:
         from core.workspace import workspace_from
 
         model_card.save_draft(run_paths(workspace_from(ctx.settings), run_id, must_exist=True), text)
-        return "✅ Draft saved in the run folder (the previous one is kept in model_card.history/)."
+        return "✅ Draft saved in the run folder (the previous one is kept in model_card.history/).", True
 
     @user_errors
-    def reset(run_id, adapter_path, repo_name, picked):
+    def reset(run_id, adapter_path, repo_name, picked, account_id):
         from core.publish import PublishRequest
         from core import model_card, publish as publishing
         from core.runs import run_paths
@@ -135,9 +158,10 @@ def build(ctx: UIContext) -> None:
         paths = run_paths(workspace_from(ctx.settings), run_id, must_exist=True)
         request = request_for(run_id, adapter_path, repo_name, "Public", False, "", picked)
         pick = publishing.chosen(paths, request)
-        repo_id = publishing.full_repo_id(request.repo_id, "you", paths)
+        repo_id = publishing.full_repo_id(request.repo_id, account_id or "you", paths)
         text = model_card.render(publishing.card_info(paths, repo_id, pick, request.samples))
-        return text, _preview(text), "Generated card (not saved yet: Save draft keeps it, Publish uses it as shown)."
+        return (text, _preview(text), "Generated card (not saved yet: Save draft keeps it, Publish uses it as shown).",
+                False)
 
     @user_errors
     def run_publish(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text):
@@ -187,23 +211,29 @@ def build(ctx: UIContext) -> None:
         names = publish_overview.runs(ctx.settings)
         return gr.update(choices=names, value=current if current in names else (names[0] if names else None))
 
-    inputs = [run, adapter]
-    loaded = [chosen, repo, air, samples, gallery, card, preview, card_state, versions]
-    check.click(check_token, outputs=account, api_name="publish_whoami")
+    inputs = [run, adapter, account_name]
+    loaded = [chosen, repo, air, samples, gallery, card, preview, card_state, versions, card_edited]
+    check.click(check_token, outputs=[account, account_name], api_name="publish_whoami")
+    for trigger in (repo.blur, repo.submit, samples.input):
+        trigger(regenerate, inputs=[run, adapter, repo, samples, account_name, card_edited],
+                outputs=[card, preview, card_state])
+    card.input(lambda: True, outputs=card_edited)
     run.change(load_run, inputs=inputs, outputs=loaded)
     adapter.submit(load_run, inputs=inputs, outputs=loaded)
     refresh.click(fresh_runs, inputs=run, outputs=run).then(
         load_run, inputs=inputs, outputs=loaded)
     visibility.change(on_visibility, inputs=visibility, outputs=visibility_note)
     card.change(_preview, inputs=card, outputs=preview)
-    save_card.click(save, inputs=[run, card], outputs=card_state)
-    reset_card.click(reset, inputs=[run, adapter, repo, samples], outputs=[card, preview, card_state])
+    save_card.click(save, inputs=[run, card], outputs=[card_state, card_edited])
+    reset_card.click(reset, inputs=[run, adapter, repo, samples, account_name],
+                     outputs=[card, preview, card_state, card_edited])
     publish_button.click(run_publish, inputs=[run, adapter, repo, visibility, use_runware, air, samples, card],
                          outputs=[progress, result, versions], api_name="publish", concurrency_limit=1)
     stop_button.click(lambda: STOPS.stop("publish") and None, api_name="publish_stop")
 
     if ctx.blocks is not None:
-        ctx.blocks.load(fresh_runs, inputs=run, outputs=run).then(load_run, inputs=inputs, outputs=loaded)
+        ctx.blocks.load(fresh_runs, inputs=run, outputs=run).then(
+            lambda: account_text(quiet=True), outputs=[account, account_name]).then(load_run, inputs=inputs, outputs=loaded)
     shared_run = ctx.shared.get("run")
     if shared_run is not None and shared_run is not run:
         shared_run.change(lambda value: gr.update(choices=publish_overview.runs(ctx.settings), value=value),
