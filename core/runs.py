@@ -74,6 +74,16 @@ class RunPaths:
         """The model card as the person edited it before publishing (README.md of the Hub repo)."""
         return self.root / "model_card.md"
 
+    @property
+    def adapters_dir(self) -> Path:
+        """Adapters extracted from checkpoints and exported for publishing (checkpoints room)."""
+        return self.root / "adapters"
+
+    @property
+    def compare_dir(self) -> Path:
+        """Comparison grids of this run's checkpoints (checkpoints room)."""
+        return self.root / "compare"
+
     def checkpoint_zips(self) -> list[tuple[int, Path]]:
         """(step, zip path) of every mflux checkpoint of the run, by step."""
         if not self.checkpoints_dir.is_dir():
