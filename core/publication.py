@@ -35,7 +35,7 @@ ALLOWLIST = (
 # Keys of a training config that name places or credentials on this machine; dropped whatever their value.
 _PRIVATE_KEY = re.compile(r"(path|dir|folder|file|root|cache|token|secret|password|api_?key|env)", re.I)
 _LOCAL_PATH = re.compile(r"^(~|/|[A-Za-z]:\\|\.{1,2}/)|/Users/|/home/|\\Users\\")
-REMOVED = "<removed: local>"
+REMOVED = object()  # marks a value naming a place on this machine: dropped with its key
 
 
 class PublicationError(AppError):
@@ -133,16 +133,16 @@ def public_config(config: dict) -> dict:
 
     def clean(value):
         if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items() if not _PRIVATE_KEY.search(str(k))}
+            kept = {k: clean(v) for k, v in value.items() if not _PRIVATE_KEY.search(str(k))}
+            return {k: v for k, v in kept.items() if v is not REMOVED}
         if isinstance(value, list):
-            return [clean(v) for v in value]
+            return [v for v in (clean(v) for v in value) if v is not REMOVED]
         if isinstance(value, str):
-            if _LOCAL_PATH.search(value):
-                return REMOVED
-            return redact(value)
+            return REMOVED if _LOCAL_PATH.search(value) else redact(value)
         return value
 
-    return clean(config)
+    cleaned = clean(config)
+    return cleaned if isinstance(cleaned, dict) else {}
 
 
 def build(adapter_path: Path, card_text: str, sample_paths: list[Path] = (), training_config: dict | None = None,
