@@ -19,20 +19,24 @@ pytestmark = pytest.mark.browser
 def publish_app(tmp_path_factory, cache_dir):
     from core.settings import load_settings
 
+    from tests.support.fake_runware import FakeRunware
+
     hub = FakeHub(tokens={HF_TOKEN: "alice"}).start()
+    runware = FakeRunware(api_key=RUNWARE_KEY).start()
     root = tmp_path_factory.mktemp("publish-app")
     workspace = Workspace(root).ensure()
     _, adapter, _ = make_run(workspace, samples=3)
     settings = load_settings(env_file=None, export=False, environ={
         "WORKSPACE_DIR": str(root), "APP_CACHE_DIR": str(cache_dir), "APP_PORT": str(free_port()),
-        "HF_TOKEN": HF_TOKEN, "HF_ENDPOINT": hub.url, "RUNWARE_API_KEY": RUNWARE_KEY})
+        "HF_TOKEN": HF_TOKEN, "HF_ENDPOINT": hub.url, "RUNWARE_API_KEY": RUNWARE_KEY, "RUNWARE_WS_URL": runware.url})
     with running_app(settings) as url:
-        yield url, hub, adapter, workspace
+        yield url, hub, adapter, runware
+    runware.stop()
     hub.stop()
 
 
 def test_publish_tab_from_token_check_to_a_pinned_url(publish_app, page):
-    url, hub, adapter, workspace = publish_app
+    url, hub, adapter, _ = publish_app
     page.goto(url)
     page.get_by_role("tab", name="Publish").click()
     page.locator("#publish-check-token").click()
@@ -102,3 +106,29 @@ def test_a_hub_error_shows_one_sentence_and_the_next_click_finishes(publish_app,
     page.locator("#publish-result").get_by_text("Download URL", exact=False).wait_for(timeout=60_000)
     assert hub.commit_count("alice/mira-retry") == 2
     screenshot(page, "publish-tab-retry")
+
+
+def test_a_public_repo_is_registered_on_runware_with_its_stages_shown(publish_app, page):
+    url, hub, adapter, runware = publish_app
+    page.goto(url)
+    page.get_by_role("tab", name="Publish").click()
+    page.get_by_text("Advanced: publish another adapter file").click()
+    field = page.locator("#publish-adapter textarea, #publish-adapter input").first
+    field.fill(str(adapter))
+    field.press("Enter")
+    page.locator("#publish-chosen").get_by_text("exported adapter", exact=False).wait_for(timeout=20_000)
+    page.locator("#publish-repo input, #publish-repo textarea").first.fill("mira-public")
+    page.locator("#publish-visibility").get_by_text("Public").click()
+    page.locator("#publish-air input, #publish-air textarea").first.fill("story:mira")
+    page.locator("#publish-button").click()
+    result = page.locator("#publish-result")
+    result.get_by_text("Runware AIR", exact=False).wait_for(timeout=90_000)
+    assert "story:mira@1" in result.inner_text() and "ready" in result.inner_text()
+    progress = page.locator("#publish-progress").inner_text()
+    for stage in ("validated", "downloaded", "optimized", "stored", "ready"):
+        assert f"Runware: {stage}" in progress
+    upload = runware.tasks("modelUpload")[-1]
+    assert upload["downloadURL"] == f"{hub.url}/alice/mira-public/resolve/{hub.head('alice/mira-public')['oid']}/pytorch_lora_weights.safetensors"
+    expect(page.locator("#publish-versions")).to_contain_text("story:mira@1")
+    assert RUNWARE_KEY not in page.content()
+    screenshot(page, "publish-tab-runware")

@@ -106,3 +106,27 @@ def test_an_unresolvable_architecture_refuses_to_register(live, workspace, hub, 
     override = dataclasses.replace(live, runware_architecture="flux2_klein_4b")
     _, version = publish_all(override, adapter, samples)
     assert version["runware_status"] == "ready" and version["architecture_source"] == "override"
+
+
+def test_stop_while_waiting_for_runware_keeps_the_version_and_the_next_click_finishes(live, workspace, hub,
+                                                                                      fake_runware):
+    from core.progress import Cancellation, Cancelled
+
+    paths, adapter, samples = make_run(workspace)
+    fake_runware.stage_delay = 0.5
+    cancel = Cancellation()
+    request = publishing.PublishRequest("20261127-mira", repo_id="mira-lora", adapter=adapter, samples=samples,
+                                        air="mysource:mira")
+    seen = []
+    with pytest.raises(Cancelled):
+        for event in publishing.publish(live, request, cancel):
+            seen.append(event.payload.get("status"))
+            if event.payload.get("status") == "validated":
+                cancel.request()
+    assert "ready" not in seen
+    entry = publishing.read_record(paths)["versions"][0]
+    assert entry["runware_status"] == "pending" and entry["air"] == "mysource:mira@1"
+    assert "publish again" in entry["runware_message"]
+    fake_runware.stage_delay = 0.01
+    _, version = publish_all(live, adapter, samples)
+    assert version["runware_status"] == "ready" and version["air"] == "mysource:mira@1"
