@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "core.cli.compare",
     "core.cli.generate",
     "core.cli.runware",
+    "core.cli.publish",
 )
 
 log = logging.getLogger("core.cli")
