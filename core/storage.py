@@ -7,6 +7,7 @@ content or the new content, never a cut one.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -14,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from core.errors import PlatformError
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
@@ -26,10 +29,24 @@ def write_bytes(path: Path, data: bytes) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in DISK_FULL:
+            raise DiskFull(path) from None
         raise
     return path
+
+
+DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+class DiskFull(PlatformError):
+    """A write that did not fit on the disk (or under the file-size limit); nothing was left behind."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"The disk is full: {Path(path).name} could not be written and nothing was changed.",
+                         f"Free some space on the disk holding {Path(path).parent}, then try again.")
+        self.path = Path(path)
 
 
 def write_text(path: Path, text: str) -> Path:
