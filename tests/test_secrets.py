@@ -116,6 +116,7 @@ def test_no_secret_in_the_pages_the_app_serves(tmp_path, cache_dir, page):
                         "Runware Playground"):
                 page.get_by_role("tab", name=tab).click()
                 assert not any(s in page.content() for s in SECRETS), tab
+            page.get_by_role("tab", name="Publish").click()
             page.locator("#publish-check-token").click()
             page.locator("#publish-account").get_by_text("alice", exact=False).wait_for(timeout=60_000)
             html = page.content()

@@ -245,4 +245,4 @@ def build(ctx: UIContext) -> None:
     ctx.blocks.load(lambda: gr.update(choices=workspace.list_datasets()), outputs=dataset)
     shared_dataset = ctx.shared.get("dataset")
     if shared_dataset is not None:
-        shared_dataset.change(lambda name: gr.update(value=name), inputs=shared_dataset, outputs=dataset)
+        shared_dataset.change(lambda name: gr.update(choices=workspace.list_datasets(), value=name), inputs=shared_dataset, outputs=dataset)
