@@ -41,6 +41,12 @@ def progress_html(run: training.RunStatus | None) -> str:
         parts.append(f"about {format_duration(run.eta_seconds)} left")
     if run.final_loss is not None:
         parts.append(f"loss {run.final_loss:.4f}")
+    if run.active:
+        from core.train_estimates import memory_pressure
+
+        pressure = memory_pressure()
+        if pressure:
+            parts.append(pressure)
     message = html.escape(run.message or "")
     return (
         f"<div id='train-progress-text' data-status='{html.escape(run.status)}' data-step='{run.step}'>{' · '.join(parts)}</div>"
@@ -118,11 +124,9 @@ def build_history(ctx: UIContext, run_dropdown: gr.Dropdown) -> dict:
     def show_config(run_id):
         if not run_id:
             return ""
-        from core import storage
-
-        config = storage.read_json(run_paths(ctx.workspace, run_id).train_json, default=None)
         import json
 
+        config = training.train_json_of(ctx.workspace, run_id)
         return json.dumps(config, indent=2, ensure_ascii=False) if config else ""
 
     run_dropdown.change(user_errors(show_config), inputs=run_dropdown, outputs=config_view)

@@ -148,11 +148,9 @@ def build(ctx: UIContext) -> None:
     def import_yaml(file, config_json, *values):
         if not file:
             return [gr.update()] * (len(fields) + 2)
-        from pathlib import Path
-
         form = form_from_values(values)
         images = len(train_config.dataset_images(workspace.dataset_images_dir(form.dataset))) if form.dataset else None
-        imported = aitoolkit_import.import_yaml(Path(file).read_text(encoding="utf-8"), train_config.parse_json(config_json), form, images)
+        imported = aitoolkit_import.import_file(file, train_config.parse_json(config_json), form, images)
         config = train_config.apply_form(imported.config, imported.form, workspace, ctx.settings.cache_dir)
         return values_from_form(imported.form) + [train_config.to_json(config), imported.report_markdown()]
 
