@@ -7,6 +7,7 @@
         mflux/            mflux's checkpoint.output_path: checkpoints/, loss/, preview/
         chosen.json       the checkpoint and strength the person picked for publishing
         publish.json      the publish record (Hub commit, URL, Runware AIR, status)
+        model_card.md     the model card draft the person edited (previous drafts in model_card.history/)
 
 Every other module reaches a run's files through RunPaths, never by joining names itself.
 """
@@ -87,6 +88,21 @@ class RunPaths:
     @property
     def publish_json(self) -> Path:
         return self.root / "publish.json"
+
+    @property
+    def model_card_draft(self) -> Path:
+        """The model card as the person edited it before publishing (README.md of the Hub repo)."""
+        return self.root / "model_card.md"
+
+    @property
+    def adapters_dir(self) -> Path:
+        """Adapters extracted from checkpoints and exported for publishing (checkpoints room)."""
+        return self.root / "adapters"
+
+    @property
+    def compare_dir(self) -> Path:
+        """Comparison grids of this run's checkpoints (checkpoints room)."""
+        return self.root / "compare"
 
     def checkpoint_zips(self) -> list[tuple[int, Path]]:
         """(step, zip path) of every mflux checkpoint of the run, by step."""
