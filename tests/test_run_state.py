@@ -88,7 +88,7 @@ def test_cli_check_explains_problems_and_fails(workspace_dir, cache_dir, workspa
     (workspace.dataset_images_dir("mira") / "img_01.txt").unlink()
     code, data, _ = run_cli(["train", "check", "mira", "--model", "selftest", "--trigger", "mira"], cli_env(workspace_dir, cache_dir))
     assert code == 1 and data["ok"] is False
-    assert any("1 image(s) have no caption file: img_01.png" in e for e in data["errors"])
+    assert any("img_01.png has no caption (img_01.txt)" in e for e in data["errors"])
     code, data, _ = run_cli(["train", "status", "nope"], cli_env(workspace_dir, cache_dir))
     assert code == 1 and data["error"].startswith("There is no run named 'nope'.")
     code, data, _ = run_cli(["train", "start", "ghost", "--model", "selftest"], cli_env(workspace_dir, cache_dir))

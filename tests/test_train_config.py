@@ -156,8 +156,8 @@ def test_missing_caption_and_trigger(ready, workspace):
     (images / "img_01.txt").unlink()
     (images / "img_02.txt").write_text("a character without the word")
     validation = train_checks.validate(config, form, workspace)
-    assert any("1 image(s) have no caption file: img_01.png" in e for e in validation.errors)
-    assert any("The trigger word 'mira' is missing from 1 caption(s): img_02.png" in w for w in validation.warnings)
+    assert any("img_01.png has no caption (img_01.txt)" in e for e in validation.errors)
+    assert any("The caption of img_02.png does not contain the trigger 'mira'" in w for w in validation.warnings)
 
 
 def test_memory_preset_too_big_for_the_machine_warns(workspace):

@@ -245,4 +245,16 @@ def build(ctx: UIContext) -> None:
     ctx.blocks.load(lambda: gr.update(choices=workspace.list_datasets()), outputs=dataset)
     shared_dataset = ctx.shared.get("dataset")
     if shared_dataset is not None:
-        shared_dataset.change(lambda name: gr.update(value=name), inputs=shared_dataset, outputs=dataset)
+        shared_dataset.change(lambda name: gr.update(choices=workspace.list_datasets(), value=name), inputs=shared_dataset, outputs=dataset)
+
+    def dataset_trigger(name, current):
+        if current or not name:
+            return gr.update()
+        from core import datasets
+
+        try:
+            return datasets.open_dataset(workspace, name).trigger or gr.update()
+        except Exception:  # a dataset folder made by hand has no settings: leave the field as it is
+            return gr.update()
+
+    dataset.change(dataset_trigger, inputs=[dataset, trigger], outputs=trigger)
