@@ -19,7 +19,8 @@ RUN_COLUMNS = ["run", "status", "dataset", "model", "steps", "final loss"]
 
 
 def run_choices(ctx: UIContext) -> list[tuple[str, str]]:
-    return [(f"{run.run_id} · {run.status}", run.run_id) for run in training.list_runs(ctx.workspace)]
+    # No status in the label: it would go stale while the run goes on (the progress line shows it live).
+    return [(f"{run.run_id} · {run.model}", run.run_id) for run in training.list_runs(ctx.workspace)]
 
 
 def runs_table(ctx: UIContext) -> list[list]:
