@@ -331,9 +331,18 @@ def dataset_readiness(workspace: Workspace, name: str, trigger: str | None = Non
     return Readiness(
         images=result.image_count,
         captioned=captioned,
-        errors=[finding.message for finding in result.errors],
-        warnings=[finding.message for finding in result.warnings],
+        errors=_grouped(result.errors),
+        warnings=_grouped(result.warnings),
     )
+
+
+def _grouped(findings) -> list[str]:
+    """One line per kind of finding (the first one's sentence), so forty uncaptioned images are one line here;
+    the Dataset tab's pre-flight table lists them one by one."""
+    by_code: dict[str, list] = {}
+    for finding in findings:
+        by_code.setdefault(finding.code, []).append(finding)
+    return [group[0].message + (f" (and {len(group) - 1} more like it)" if len(group) > 1 else "") for group in by_code.values()]
 
 
 def _few(names: list[str], limit: int = 3) -> str:
