@@ -47,7 +47,7 @@ def build(ctx: UIContext) -> None:
     gr.Markdown("## Dataset\nImport your character's pictures, check them before training, and keep them in mflux's layout.")
     with gr.Row():
         picker = gr.Dropdown(choices=_names(ctx), value=(_names(ctx) or [None])[0], label="Dataset", elem_id="dataset-picker",
-                             allow_custom_value=False, scale=3)
+                             allow_custom_value=True, scale=3)  # datasets made by the CLI while the app runs
         new_name = gr.Textbox(label="Name (for create / rename / duplicate)", elem_id="dataset-new-name", scale=3)
         create_btn = gr.Button("Create", elem_id="dataset-create", scale=1)
         rename_btn = gr.Button("Rename", scale=1)
