@@ -37,6 +37,7 @@ def build_app(ctx: UIContext) -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
         # Filled after the page loads, so start-up does not wait for MLX and disk checks.
         header = gr.Markdown(f"**{TITLE}** — checking this machine…", elem_id="app-header")
+        importlib.import_module("ui.selftest_panel").build(ctx)
         ctx.blocks = demo
         with gr.Tabs(elem_id="main-tabs") as tabs:
             ctx.tabs = tabs

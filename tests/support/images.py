@@ -6,26 +6,14 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from core.sample_images import character_image, write_character_set
 
-def character_image(size: tuple[int, int] = (64, 64), hue: int = 0, seed: int = 0) -> Image.Image:
-    """A simple, distinct 'character' picture: a coloured figure on a plain background."""
-    width, height = size
-    background = ((40 + 50 * seed) % 256, (90 + 30 * hue) % 256, 160)
-    image = Image.new("RGB", size, background)
-    draw = ImageDraw.Draw(image)
-    colour = ((200 + 20 * hue) % 256, (60 + 70 * seed) % 256, (100 + 40 * hue) % 256)
-    draw.ellipse([width * 0.35, height * 0.1, width * 0.65, height * 0.4], fill=colour)  # head
-    draw.rectangle([width * 0.3, height * 0.42, width * 0.7, height * 0.9], fill=colour)  # body
-    draw.line([0, height - 1 - seed % height, width, seed % height], fill=(255, 255, 255), width=2)
-    return image
+__all__ = ["character_image", "photo_image", "write_mflux_dataset"]
 
 
 def write_mflux_dataset(folder: Path, count: int = 4, size: tuple[int, int] = (64, 64), trigger: str = "mira") -> Path:
     """`count` images with same-stem captions, in mflux's data layout."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        character_image(size, hue=index, seed=index).save(folder / f"img_{index:02d}.png")
-        (folder / f"img_{index:02d}.txt").write_text(f"{trigger}, a character standing, pose {index}", encoding="utf-8")
+    write_character_set(folder, count, size, captions=f"{trigger}, a character standing")
     return folder
 
 

@@ -1,0 +1,100 @@
+"""A real training run of the self-test model, made in-process with mflux's TrainingRunner.
+
+`train_selftest_run(workspace, model_dir)` writes a run folder laid out by core.runs.RunPaths
+(train.json, run.json, events.jsonl, mflux/checkpoints/NNNNNNN_checkpoint.zip, mflux/preview/...)
+so the Checkpoints and Generate code is tested on what mflux really writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from core import storage
+from core.runs import RunPaths, run_paths
+from tests.support.images import write_mflux_dataset
+
+TRIGGER = "mira"
+TARGETS = [
+    ("transformer_blocks.{block}.attn.to_q", 1),
+    ("transformer_blocks.{block}.attn.to_k", 1),
+    ("transformer_blocks.{block}.attn.to_v", 1),
+    ("transformer_blocks.{block}.attn.to_out", 1),
+    ("transformer_blocks.{block}.attn.add_q_proj", 1),
+    ("transformer_blocks.{block}.attn.add_k_proj", 1),
+    ("transformer_blocks.{block}.attn.add_v_proj", 1),
+    ("transformer_blocks.{block}.attn.to_add_out", 1),
+    ("transformer_blocks.{block}.ff.linear_in", 1),
+    ("transformer_blocks.{block}.ff.linear_out", 1),
+    ("transformer_blocks.{block}.ff_context.linear_in", 1),
+    ("transformer_blocks.{block}.ff_context.linear_out", 1),
+    ("single_transformer_blocks.{block}.attn.to_qkv_mlp_proj", 2),
+    ("single_transformer_blocks.{block}.attn.to_out", 2),
+]
+
+
+def train_config(model_dir: Path, data_dir: Path, output_dir: Path, *, images: int, save_every: int, rank: int = 4, learning_rate: float = 5e-2) -> dict:
+    return {
+        "model": "flux2-klein-base-4b",
+        "model_path": str(model_dir),
+        "data": str(data_dir),
+        "seed": 42,
+        "steps": 2,
+        "guidance": 4.0,
+        "quantize": None,
+        "max_resolution": 64,
+        "low_ram": False,
+        "gradient_checkpointing": False,
+        "training_loop": {"num_epochs": 1, "batch_size": 1},
+        "optimizer": {"name": "AdamW", "learning_rate": learning_rate},
+        "checkpoint": {"output_path": str(output_dir), "save_frequency": save_every},
+        "monitoring": {"preview_width": 64, "preview_height": 64, "plot_frequency": 1, "generate_image_frequency": images},
+        "lora_layers": {
+            "targets": [
+                {"module_path": path, "blocks": {"start": 0, "end": blocks}, "rank": rank} for path, blocks in TARGETS
+            ]
+        },
+    }
+
+
+def train_selftest_run(workspace, model_dir: Path, *, run_id: str = "20261127-030000-mira", dataset: str = "mira",
+                       images: int = 3, save_every: int = 1) -> RunPaths:
+    """Train the self-test model for `images` iterations (one epoch), a checkpoint every `save_every`."""
+    from core import selftest_model
+
+    paths = run_paths(workspace, run_id)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    data_dir = write_mflux_dataset(workspace.dataset_images_dir(dataset), count=images, trigger=TRIGGER)
+    (data_dir / "preview_01.txt").write_text(f"{TRIGGER}, portrait", encoding="utf-8")
+    config = train_config(model_dir, data_dir, paths.mflux_dir, images=images, save_every=save_every)
+    storage.write_json(paths.train_json, config)
+    paths.write_record({
+        "run_id": run_id, "dataset": dataset, "model": "selftest", "trigger": TRIGGER, "status": "running",
+        "iterations": images, "started_at": time.time(),
+    })
+    selftest_model.use_selftest_geometry()
+    from mflux.models.common.training.runner import TrainingRunner
+
+    cwd = os.getcwd()
+    try:
+        os.chdir(paths.root)
+        TrainingRunner.train(config_path=str(paths.train_json), resume_path=None)
+    finally:
+        os.chdir(cwd)
+    for step, zip_path in paths.checkpoint_zips():
+        storage.append_line(paths.events, json.dumps({"type": "checkpoint", "step": step, "path": str(zip_path), "time": time.time()}))
+    paths.update_record(status="completed", finished_at=time.time())
+    return paths
+
+
+def copy_run(paths: RunPaths, workspace, run_id: str | None = None) -> RunPaths:
+    """A private copy of a trained run inside `workspace` (datasets copied too), so a test may change it."""
+    target = run_paths(workspace, run_id or paths.run_id)
+    shutil.copytree(paths.root, target.root)
+    source_datasets = paths.root.parent.parent.parent / "datasets"
+    if source_datasets.is_dir():
+        shutil.copytree(source_datasets, workspace.datasets_dir, dirs_exist_ok=True)
+    return target
