@@ -292,7 +292,7 @@ def build(ctx: UIContext) -> None:
     def auto(name, model_, task_, policy_, trigger_):
         dataset = _dataset(ctx, name)
         options = captioner.CaptionOptions(model=model_.strip() or captioner.DEFAULT_MODEL, task=task_, policy=policy_,
-                                           trigger=trigger_ or dataset.trigger)
+                                           trigger=trigger_ or dataset.trigger, endpoint=ctx.settings.hf_endpoint)
         with STOPS.job("caption") as cancel:
             for event in captioner.auto_caption(ctx.workspace, dataset.name, options, cancel=cancel):
                 if "result" in event.payload:
