@@ -10,6 +10,7 @@ import gradio as gr
 from core import captions, datasets, preflight, preview_prompts
 from core.dataset_import import import_sources
 from core.images import ASPECTS, CROPS, Preprocess
+from ui.background import relay
 from ui.context import UIContext
 from ui.feedback import user_errors
 from ui.preflight_view import preflight_html, report_rows
@@ -157,7 +158,7 @@ def build(ctx: UIContext) -> None:
         caps = Path(captions_path.strip()).expanduser() if captions_path and captions_path.strip() else None
         rows: list[list[str]] = []
         with STOPS.job("import") as cancel:
-            for event in import_sources(ctx.workspace, name, sources, captions_dir=caps, cancel=cancel):
+            for event in relay(lambda: import_sources(ctx.workspace, name, sources, captions_dir=caps, cancel=cancel)):
                 if "report" in event.payload:
                     final = event.payload["report"]
                     yield f"✅ {final.summary()}", report_rows(final), gallery_items(ctx, name), None
