@@ -41,16 +41,16 @@ def test_grid_viewer_likeness_choose_and_generate(app_url, app_workspace, traine
     assert page.locator("#compare-grid img").count() == 4 * 2  # 4 rows (base, steps 1-3) x 2 strength columns
     assert "mira, portrait" in page.locator("#compare-grid").inner_text()
 
-    wait_text(page, "#viewer-settings", "Base model (no LoRA)", 10_000)
+    wait_text(page, "#viewer-settings", "Base model (no LoRA)", 30_000)
     page.locator("#viewer-settings").click()  # focus outside any text field
     page.keyboard.press("ArrowDown")
-    wait_text(page, "#viewer-settings", "Checkpoint step 1", 10_000)
+    wait_text(page, "#viewer-settings", "Checkpoint step 1", 30_000)
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowDown")
-    wait_text(page, "#viewer-settings", "Checkpoint step 3", 10_000)
+    wait_text(page, "#viewer-settings", "Checkpoint step 3", 30_000)
     page.keyboard.press("ArrowUp")
-    wait_text(page, "#viewer-settings", "Checkpoint step 2", 10_000)
-    assert "Strength 1.0 · seed 1 · 64x64 · 2 steps" in page.locator("#viewer-settings").inner_text()
+    wait_text(page, "#viewer-settings", "Checkpoint step 2", 30_000)
+    assert "Strength 1.0 · seed 1 · 64x64 · 2 steps · guidance 4.0 · model selftest" in page.locator("#viewer-settings").inner_text()
 
     page.locator("#grid-score").click()
     wait_text(page, "#grid-status", "Scored 7 cells", 120_000)

@@ -70,8 +70,8 @@ def build(ctx: UIContext) -> None:
                                 label="Render on", elem_id="grid-model")
     with gr.Row():
         size = gr.Textbox("1024x1024", label="Size (WxH)", elem_id="grid-size")
-        sample_steps = gr.Number(None, label="Steps (empty: the model's)", precision=0, elem_id="grid-sample-steps")
-        guidance = gr.Number(None, label="Guidance (empty: the model's)", elem_id="grid-guidance")
+        sample_steps = gr.Number(0, label="Steps (0: the model's)", precision=0, elem_id="grid-sample-steps")
+        guidance = gr.Number(0, label="Guidance (0: the model's)", elem_id="grid-guidance")
     with gr.Row():
         render_btn = gr.Button("Render grid", variant="primary", elem_id="grid-run")
         stop_btn = gr.Button("Stop", elem_id="grid-stop")
@@ -172,7 +172,7 @@ def build(ctx: UIContext) -> None:
         spec = compare.GridSpec(run_id=paths.run_id, prompts=prompt_list, strengths=_parse_floats(strengths_text, "strengths"),
                                 seeds=[int(v) for v in _parse_floats(seeds_text, "seeds")], model=model_key or None,
                                 width=width, height=height, sample_steps=int(steps_value) if steps_value else None,
-                                guidance=float(guidance_value) if guidance_value not in (None, "") else None)
+                                guidance=float(guidance_value) if guidance_value else None)
         grid = None
         started = time.perf_counter()
         with STOPS.job("grid") as cancel:

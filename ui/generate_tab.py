@@ -29,8 +29,8 @@ def build(ctx: UIContext) -> None:
                 size = gr.Dropdown(choices=list(SIZE_PRESETS), value="portrait 9:16", label="Size", elem_id="gen-size")
             with gr.Row():
                 seed = gr.Number(-1, label="Seed (-1: random)", precision=0, elem_id="gen-seed")
-                steps = gr.Number(None, label="Steps (empty: the model's)", precision=0, elem_id="gen-steps")
-                guidance = gr.Number(None, label="Guidance (empty: the model's)", elem_id="gen-guidance")
+                steps = gr.Number(0, label="Steps (0: the model's)", precision=0, elem_id="gen-steps")
+                guidance = gr.Number(0, label="Guidance (0: the model's)", elem_id="gen-guidance")
                 quantize = gr.Dropdown(choices=[("none", 0), ("8-bit", 8), ("4-bit", 4)], value=0, label="Quantize", elem_id="gen-quantize")
                 count = gr.Number(1, label="Images", precision=0, minimum=1, maximum=16, elem_id="gen-count")
             with gr.Row():
@@ -75,7 +75,7 @@ def build(ctx: UIContext) -> None:
         request = generation.GenerateRequest(
             prompt=prompt_text or "", model=model_key, seed=None if seed_value in (None, -1) else int(seed_value), width=width,
             height=height, steps=int(steps_value) if steps_value else None,
-            guidance=float(guidance_value) if guidance_value not in (None, "") else None,
+            guidance=float(guidance_value) if guidance_value else None,
             loras=loras, quantize=int(quantize_value) or None, count=int(count_value or 1))
         made = []
         with STOPS.job("generate") as cancel:
