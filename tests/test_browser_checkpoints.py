@@ -29,6 +29,8 @@ def test_grid_viewer_likeness_choose_and_generate(app_url, app_workspace, traine
     page.goto(app_url)
     page.get_by_role("tab", name="Checkpoints").click()
     page.locator("#ckpt-refresh").click()
+    page.locator("#ckpt-run input").click()
+    page.get_by_role("option", name=run.run_id, exact=True).click()
     wait_text(page, "#ckpt-table", time.strftime("%Y-%m-%d"), 30_000)
     assert page.locator("#ckpt-run input").input_value() == run.run_id
 

@@ -239,8 +239,10 @@ def build(ctx: UIContext) -> None:
     score_btn.click(score, inputs=[run, grid_state, at_state, viewer_strength],
                     outputs=[scores_state, ranking, grid_html, viewer_img, viewer_info, status])
     for button, direction in ((left, "left"), (right, "right"), (up, "up"), (down, "down")):
+        # Every key press counts and they run in order (a fast ↓↓ moves two rows): the position lives in server state.
         button.click(make_move(direction), inputs=[grid_state, at_state, viewer_strength, scores_state],
-                     outputs=[at_state, viewer_img, viewer_info, grid_html])
+                     outputs=[at_state, viewer_img, viewer_info, grid_html], trigger_mode="multiple",
+                     concurrency_limit=1, concurrency_id="checkpoints-viewer", show_progress="hidden")
     viewer_strength.change(lambda g, a, s, sc: view(g, a, s, sc), inputs=[grid_state, at_state, viewer_strength, scores_state],
                            outputs=[viewer_img, viewer_info, grid_html])
     choose_btn.click(choose, inputs=[run, grid_state, at_state, choose_strength], outputs=chosen_md)
