@@ -78,7 +78,7 @@ def test_grid_viewer_likeness_choose_and_generate(app_url, app_workspace, traine
     page.locator("#gen-refresh").click()
     lora = page.locator("#gen-lora input")
     lora.click()
-    page.get_by_role("option", name=chosen["adapter_path"]).click()
+    page.get_by_role("option", name=chosen["adapter_path"].rsplit("/", 1)[-1]).click()
     page.locator("#gen-run").click()
     wait_text(page, "#gen-progress", "Saved", 120_000)
     settings = json.loads(page.locator("#gen-settings .cm-content").inner_text())

@@ -53,7 +53,7 @@ def build(ctx: UIContext) -> None:
     def lora_choices():
         from core import checkpoints
 
-        return [NO_LORA] + [str(p) for p in checkpoints.exported_adapters(ctx.workspace)]
+        return [NO_LORA] + [(p.name, str(p)) for p in checkpoints.exported_adapters(ctx.workspace)]
 
     def history_items():
         from core import generation
@@ -123,8 +123,8 @@ def build(ctx: UIContext) -> None:
         choices = lora_choices()
         return (s.get("prompt", ""), s.get("model", "flux2-klein-base-4b"), size_name, s.get("seed", -1), s.get("steps"),
                 s.get("guidance"), s.get("quantize") or 0,
-                gr.update(choices=sorted(set(choices + [first["path"]])), value=first["path"]), first["strength"],
-                gr.update(choices=sorted(set(choices + [second["path"]])), value=second["path"]), second["strength"])
+                gr.update(choices=_with(choices, first["path"]), value=first["path"]), first["strength"],
+                gr.update(choices=_with(choices, second["path"]), value=second["path"]), second["strength"])
 
     refresh.click(refresh_loras, inputs=[lora1, lora2], outputs=[lora1, lora2, gallery])
     go.click(run, inputs=[prompt, model, size, seed, steps, guidance, quantize, count, lora1, strength1, lora2, strength2],
@@ -137,3 +137,9 @@ def build(ctx: UIContext) -> None:
         ctx.shared["chosen"].change(refresh_loras, inputs=[lora1, lora2], outputs=[lora1, lora2, gallery])
     if ctx.blocks is not None:
         ctx.blocks.load(refresh_loras, inputs=[lora1, lora2], outputs=[lora1, lora2, gallery])
+
+
+def _with(choices: list, path: str) -> list:
+    """The LoRA choices plus `path` (an adapter that is no longer listed still shows up when reused)."""
+    values = [c[1] if isinstance(c, tuple) else c for c in choices]
+    return choices if path in values else choices + [(path.rsplit("/", 1)[-1], path)]
