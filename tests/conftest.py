@@ -15,6 +15,7 @@ from pathlib import Path
 os.environ["MLX_DISABLE_COMPILE"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_XET"] = "1"  # uploads through the LFS API, which tests/support/fake_hub.py speaks
 os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="hf-home-"))  # never the person's own cache
 for _secret in ("HF_TOKEN", "RUNWARE_API_KEY", "APP_PASSWORD", "APP_USERNAME", "WORKSPACE_DIR", "APP_HOST", "APP_PORT"):
     os.environ.pop(_secret, None)
@@ -97,6 +98,26 @@ def page(browser, request):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture()
+def fake_runware():
+    """A loopback Runware WebSocket API (tests/support/fake_runware.py) for the real runware-sdk."""
+    from tests.support.fake_runware import FakeRunware
+
+    with FakeRunware() as fake:
+        yield fake
+
+
+@pytest.fixture()
+def runware_settings(settings, fake_runware):
+    """Settings pointing the app's Runware calls at the loopback server, with its API key."""
+    from dataclasses import replace
+
+    from core.settings import register_secret
+
+    register_secret("RUNWARE_API_KEY", fake_runware.api_key)
+    return replace(settings, runware_ws_url=fake_runware.url, runware_api_key=fake_runware.api_key)
 
 
 @pytest.fixture(scope="session")
