@@ -79,3 +79,31 @@ def test_prompts_file_formats(tmp_path):
     assert all("{trigger}" in p for p in playground.load_prompts())
     assert playground.with_trigger("{trigger}, a portrait", "mira") == "mira, a portrait"
     assert playground.with_trigger("{trigger}, a portrait", "") == "a portrait"
+
+
+def test_stop_keeps_a_readable_report(workspace, runware_settings, fake_runware):
+    from core.progress import Cancellation
+    from core.runs import run_paths
+
+    paths = run_paths(workspace, "20261127-040000-mira")
+    paths.write_record({"run_id": paths.run_id, "dataset": "mira", "model": "selftest", "trigger": "mira"})
+    write_json(paths.publish_json, {"air": "story:gone@1"})
+    runware.register(runware_settings, url=fake_runware.host_file("g", b"g"), air="story:gone@1", name="G",
+                     version="1", trigger_words="", default_weight=1, sha256=__import__("hashlib").sha256(b"g").hexdigest())
+    fake_runware.image_delay = 0.5
+    cancel = Cancellation()
+    runner = playground.compare_stages(runware_settings, paths.run_id, prompts=[f"p{i}" for i in range(6)],
+                                       width=128, height=128, concurrency=2, local=False, cancel=cancel)
+    events = []
+    while True:
+        try:
+            events.append(next(runner))
+        except StopIteration as done:
+            report = done.value
+            break
+        if any("pair" in e.payload for e in events):
+            cancel.request()
+    assert report.status == "stopped"
+    saved = load_report(report.folder)
+    assert saved.status == "stopped" and 1 <= saved.counts()["runware_done"] < 6
+    assert fake_runware.max_concurrent <= 2

@@ -86,6 +86,7 @@ class FakeRunware:
         self._fired_once: set[str] = set()
         self._async_results: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._tasks: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ lifecycle (sync, for tests)
 
@@ -107,6 +108,9 @@ class FakeRunware:
 
     def stop(self) -> None:
         async def close_server():
+            for task in list(self._tasks):  # requests still being answered (e.g. a "timeout" fault)
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
             self._server.close()
             await self._server.wait_closed()
 
@@ -157,15 +161,20 @@ class FakeRunware:
                     elif kind == "modelSearch":
                         await self._model_search(ws, task)
                     elif kind == "modelUpload":
-                        asyncio.create_task(self._model_upload(ws, task))
+                        self._spawn(self._model_upload(ws, task))
                     elif kind == "imageInference":
-                        asyncio.create_task(self._image_inference(ws, task))
+                        self._spawn(self._image_inference(ws, task))
                     elif kind == "getResponse":
                         await self._get_response(ws, task)
                     else:
                         await _send(ws, _error(task, "unsupportedTaskType", f"Task type {kind} is not supported."))
         except Exception:  # a dropped client is normal here
             pass
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _authenticate(self, ws, task: dict[str, Any]) -> bool:
         if task.get("apiKey") != self.api_key:
