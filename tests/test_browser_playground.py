@@ -14,8 +14,9 @@ RUN_ID = "20261127-020000-mira"
 
 
 @pytest.fixture(scope="module")
-def playground_app(tmp_path_factory, cache_dir, likeness_model_dir):
-    """The app on its own workspace, with a run published to a loopback Runware (no local checkpoint)."""
+def playground_app(tmp_path_factory, cache_dir, likeness_model_dir, trained_run):
+    """The app on its own workspace with two runs published to a loopback Runware: RUN_ID without a chosen
+    checkpoint (Runware only) and a trained self-test run with one (both sides)."""
     from core import runware
     from core.runs import run_paths
     from core.settings import load_settings, register_secret
@@ -41,6 +42,15 @@ def playground_app(tmp_path_factory, cache_dir, likeness_model_dir):
                                         sha256=hashlib.sha256(data).hexdigest(), air="story:mira@1", name="Mira",
                                         version="1", trigger_words="mira", default_weight=0.9)
         write_json(paths.publish_json, {"runware": registration.to_dict()})
+        from core import checkpoints
+        from tests.support.runs import copy_run
+
+        trained = copy_run(trained_run, workspace)
+        chosen = checkpoints.choose(workspace, trained.run_id, step=3, strength=0.8)
+        registration = runware.register(settings, url=fake.host_file("t.safetensors", chosen.adapter_path.read_bytes()),
+                                        sha256=chosen.sha256, air="story:trained@1", name="Trained", version="1",
+                                        trigger_words="mira", default_weight=0.8)
+        write_json(trained.publish_json, {"runware": registration.to_dict()})
         with running_app(settings) as url:
             yield url, fake
 
@@ -87,3 +97,23 @@ def test_generate_with_session_cost_then_batch_report_and_reopen(playground_app,
     page.locator("#playground-report-link").get_by_text("report.html").wait_for(timeout=20_000)
     assert page.locator("#playground-table").inner_text().count("✓") == 2
     assert "samplers" in page.locator("#playground-scores").inner_text()
+
+
+def test_compare_one_prompt_with_the_local_image(playground_app, trained_run, page):
+    url, fake = playground_app
+    page.goto(url)
+    page.get_by_role("tab", name="Runware Playground").click()
+    _pick(page, "playground-run", trained_run.run_id)
+    page.wait_for_function("() => document.querySelector('#playground-lora textarea, #playground-lora input').value === 'story:trained@1'")
+    _pick(page, "playground-size", "128x128 (quick test)")
+    page.locator("#playground-prompt textarea").fill("{trigger} smiling")
+    page.locator("#playground-compare").click()
+    scores = page.locator("#playground-scores")
+    scores.get_by_text("Likeness to the dataset, local").wait_for(timeout=120_000)
+    text = scores.inner_text()
+    assert "SSIM" in text and "Likeness to the dataset, Runware" in text and "samplers" in text
+    assert page.locator("#playground-slider img").count() == 2
+    page.locator("#playground-local img").wait_for()
+    sent = fake.tasks("imageInference")[-1]
+    assert sent["positivePrompt"] == "mira smiling" and sent["lora"] == [{"model": "story:trained@1", "weight": 0.8}]
+    screenshot(page, "playground-compare")
