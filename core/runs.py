@@ -7,6 +7,7 @@
         mflux/            mflux's checkpoint.output_path: checkpoints/, loss/, preview/
         chosen.json       the checkpoint and strength the person picked for publishing
         publish.json      the publish record (Hub commit, URL, Runware AIR, status)
+        model_card.md     the model card draft the person edited (previous drafts in model_card.history/)
 
 Every other module reaches a run's files through RunPaths, never by joining names itself.
 """
@@ -61,12 +62,37 @@ class RunPaths:
         return self.mflux_dir / "loss"
 
     @property
+    def stop_request(self) -> Path:
+        """Written by Stop; the training worker checks for it at every step boundary."""
+        return self.root / "stop.request"
+
+    @property
+    def worker_lock(self) -> Path:
+        """Held (flock) by the training worker for as long as it lives."""
+        return self.root / "worker.lock"
+
+    @property
+    def worker_log(self) -> Path:
+        """The worker's stdout/stderr (mflux's own messages, tracebacks)."""
+        return self.root / "worker.log"
+
+    @property
+    def captions_dir(self) -> Path:
+        """The captions as trained (a copy taken at start)."""
+        return self.root / "captions"
+
+    @property
     def chosen_json(self) -> Path:
         return self.root / "chosen.json"
 
     @property
     def publish_json(self) -> Path:
         return self.root / "publish.json"
+
+    @property
+    def model_card_draft(self) -> Path:
+        """The model card as the person edited it before publishing (README.md of the Hub repo)."""
+        return self.root / "model_card.md"
 
     @property
     def adapters_dir(self) -> Path:

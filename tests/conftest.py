@@ -15,6 +15,7 @@ from pathlib import Path
 os.environ["MLX_DISABLE_COMPILE"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_XET"] = "1"  # uploads through the LFS API, which tests/support/fake_hub.py speaks
 os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="hf-home-"))  # never the person's own cache
 for _secret in ("HF_TOKEN", "RUNWARE_API_KEY", "APP_PASSWORD", "APP_USERNAME", "WORKSPACE_DIR", "APP_HOST", "APP_PORT"):
     os.environ.pop(_secret, None)

@@ -1,11 +1,240 @@
-"""The Publish tab."""
+"""The Publish tab: from the chosen checkpoint to a Hub repo with a model card and a Runware model that is ready.
+
+Token check (the account name, never the token), repo name and visibility (Runware needs PUBLIC), the model card
+as a preview and an editable draft, the samples to show, one Publish button with staged progress and Stop,
+the result with the pinned download URL and the AIR, and the list of published versions.
+"""
 
 from __future__ import annotations
 
 import gradio as gr
 
 from ui.context import UIContext
+from ui.feedback import user_errors
+from ui.stopping import StopRegistry
+
+STOPS = StopRegistry()
+PUBLIC_NOTE = ("ℹ️ Runware can only download from a **public** repo. Choose *Public* to register the LoRA on Runware; "
+               "a *private* repo is uploaded to the Hub only.")
+PRIVATE_WARNING = ("⚠️ **Private repo: Runware cannot download it**, so Runware registration will be skipped. "
+                   "Choose *Public* to use this LoRA on Runware.")
+
+
+def _preview(text: str) -> str:
+    from core.model_card import split
+
+    meta, body = split(text or "")
+    return (f"```yaml\n{meta}\n```\n\n{body}" if meta else body) or "_(empty card)_"
 
 
 def build(ctx: UIContext) -> None:
-    gr.Markdown("## Publish\n\nPublish to the Hugging Face Hub and register on Runware.\n\n_Not built yet (issue #6)._")
+    from core import publish_overview
+
+    gr.Markdown("## Publish\n\nOne commit to the Hugging Face Hub (adapter, model card, samples, training settings), "
+                "then a Runware model waited until it is ready. Publishing the same thing again is safe.")
+    with gr.Row():
+        account = gr.Markdown("Hugging Face account: not checked yet.", elem_id="publish-account")
+        check = gr.Button("Check token", size="sm", elem_id="publish-check-token", scale=0)
+    with gr.Row():
+        runs = publish_overview.runs(ctx.settings)
+        run = gr.Dropdown(choices=runs, value=runs[0] if runs else None, label="Run", elem_id="publish-run",
+                          allow_custom_value=False, scale=2)
+        refresh = gr.Button("↻ Refresh", size="sm", elem_id="publish-refresh", scale=0)
+    account_name = gr.State("you")
+    card_edited = gr.State(False)
+    chosen = gr.Markdown("", elem_id="publish-chosen")
+    with gr.Accordion("Advanced: publish another adapter file", open=False):
+        adapter = gr.Textbox(label="Adapter file (.safetensors) instead of the chosen checkpoint",
+                             placeholder="/path/to/pytorch_lora_weights.safetensors", elem_id="publish-adapter")
+    with gr.Row():
+        repo = gr.Textbox(label="Repo name (on your account, or owner/name)", elem_id="publish-repo", scale=2)
+        visibility = gr.Radio(["Public", "Private"], value="Public", label="Visibility", elem_id="publish-visibility")
+    visibility_note = gr.Markdown(PUBLIC_NOTE, elem_id="publish-visibility-note")
+    with gr.Row():
+        use_runware = gr.Checkbox(True, label="Register on Runware after the upload", elem_id="publish-runware")
+        air = gr.Textbox(label="Runware AIR source:id (asked once, remembered; the version is counted for you)",
+                         placeholder="mysource:mira", elem_id="publish-air", scale=2)
+    gr.Markdown("### Samples on the model card")
+    samples = gr.CheckboxGroup(choices=[], label="Pick up to 12 images (grids, previews, Local Generate)",
+                               elem_id="publish-samples")
+    gallery = gr.Gallery(label="Candidates", columns=8, height=200, elem_id="publish-sample-gallery")
+    gr.Markdown("### Model card (README.md)")
+    with gr.Row():
+        with gr.Column():
+            card = gr.Textbox(label="Edit the card", lines=22, max_lines=40, elem_id="publish-card-editor")
+            with gr.Row():
+                save_card = gr.Button("Save draft", size="sm", elem_id="publish-card-save")
+                reset_card = gr.Button("Reset to the generated card", size="sm", elem_id="publish-card-reset")
+            card_state = gr.Markdown("", elem_id="publish-card-state")
+        with gr.Column():
+            preview = gr.Markdown("", elem_id="publish-card-preview")
+    with gr.Row():
+        publish_button = gr.Button("Publish", variant="primary", elem_id="publish-button")
+        stop_button = gr.Button("Stop", variant="stop", elem_id="publish-stop")
+    progress = gr.Markdown("", elem_id="publish-progress")
+    result = gr.Markdown("", elem_id="publish-result")
+    gr.Markdown("### Published versions")
+    versions = gr.Dataframe(headers=publish_overview.VERSION_HEADERS, value=[], interactive=False,
+                            elem_id="publish-versions", wrap=True)
+
+    def request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text=None):
+        from pathlib import Path
+
+        from core.publish import PublishRequest
+
+        return PublishRequest(run_id, repo_id=(repo_name or "").strip() or None, private=vis == "Private",
+                              adapter=Path(adapter_path.strip()) if adapter_path and adapter_path.strip() else None,
+                              samples=[Path(p) for p in (picked or [])][:12], card_text=card_text,
+                              runware=bool(runware_on), air=(air_text or "").strip() or None)
+
+    def account_text(quiet: bool):
+        from core import hub
+        from core.errors import AppError
+
+        try:
+            found = hub.whoami(ctx.settings)
+        except AppError as error:
+            if not quiet:
+                raise
+            return f"⚠️ {error}", "you"
+        rights = "can write" if found.can_write else "**read-only: publishing needs a write token**"
+        return f"✅ Hugging Face account: **{found.name}** ({rights})", found.name
+
+    check_token = user_errors(lambda: account_text(quiet=False))
+
+    def generated_card(run_id, adapter_path, repo_name, picked, account_id="you"):
+        from core.publish import draft_card
+
+        try:
+            request = request_for(run_id, adapter_path, repo_name, "Public", False, "", picked)
+            return draft_card(ctx.settings, request, account=account_id or "you")
+        except Exception as error:  # no checkpoint chosen yet: the card waits for one
+            return "", str(error)
+
+    def card_state_text(edited) -> str:
+        if edited is True:
+            return "Your edited draft (saved in the run folder)."
+        if edited is False:
+            return "Generated from the run; edit it and press Save draft to keep your text."
+        return f"⚠️ {edited}" if edited else ""
+
+    @user_errors
+    def load_run(run_id, adapter_path, account_id):
+        if not run_id:
+            return ("No runs yet: train one in the Train tab.", gr.update(), gr.update(), gr.update(choices=[], value=[]),
+                    [], "", "", "", [], False)
+        found = publish_overview.overview(ctx.settings, run_id, adapter_path or None)
+        choices = [(p.name if p.parent.name in ("grid", "preview") else f"{p.parent.name}/{p.name}", str(p))
+                   for p in found.samples]
+        picked = [value for _, value in choices[:4]]
+        text, edited = generated_card(run_id, adapter_path, found.repo_name, picked, account_id)
+        return (found.chosen_text(), found.repo_name, found.air, gr.update(choices=choices, value=picked),
+                [str(p) for p in found.samples], text, _preview(text), card_state_text(edited), found.version_rows(),
+                edited is True)
+
+    def regenerate(run_id, adapter_path, repo_name, picked, account_id, edited):
+        """A new repo name or sample choice rewrites the generated card; an edited card is left alone."""
+        if edited or not run_id:
+            return gr.update(), gr.update(), gr.update()
+        text, state = generated_card(run_id, adapter_path, repo_name, picked, account_id)
+        return text, _preview(text), card_state_text(state)
+
+    @user_errors
+    def save(run_id, text):
+        from core import model_card
+        from core.runs import run_paths
+        from core.workspace import workspace_from
+
+        model_card.save_draft(run_paths(workspace_from(ctx.settings), run_id, must_exist=True), text)
+        return "✅ Draft saved in the run folder (the previous one is kept in model_card.history/).", True
+
+    @user_errors
+    def reset(run_id, adapter_path, repo_name, picked, account_id):
+        from core.publish import PublishRequest
+        from core import model_card, publish as publishing
+        from core.runs import run_paths
+        from core.workspace import workspace_from
+
+        paths = run_paths(workspace_from(ctx.settings), run_id, must_exist=True)
+        request = request_for(run_id, adapter_path, repo_name, "Public", False, "", picked)
+        pick = publishing.chosen(paths, request)
+        repo_id = publishing.full_repo_id(request.repo_id, account_id or "you", paths)
+        text = model_card.render(publishing.card_info(paths, repo_id, pick, request.samples))
+        return (text, _preview(text), "Generated card (not saved yet: Save draft keeps it, Publish uses it as shown).",
+                False)
+
+    @user_errors
+    def run_publish(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text):
+        from core.progress import Cancelled
+        from core.publish import publish
+
+        if not run_id:
+            raise gr.Error("Pick a run first.")
+        request = request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text)
+        lines, outcome = [], ""
+        with STOPS.job("publish") as cancel:
+            try:
+                for event in publish(ctx.settings, request, cancel):
+                    lines.append(f"{'✅' if event.payload.get('stage') == 'done' else '•'} {event.message}")
+                    yield "\n\n".join(lines), gr.update(), gr.update()
+                    if event.payload.get("stage") == "done":
+                        outcome = _result_text(event.payload["version"])
+            except Cancelled:
+                lines.append("⏹ Stopped. Nothing is lost: press Publish again to continue where it stopped.")
+            except Exception as error:
+                from core.settings import redact
+
+                lines.append(f"❌ {redact(error)}")
+                yield "\n\n".join(lines), gr.update(), _rows(run_id)
+                raise
+        yield "\n\n".join(lines), outcome, _rows(run_id)
+
+    def _rows(run_id):
+        return publish_overview.overview(ctx.settings, run_id).version_rows() if run_id else []
+
+    def _result_text(version: dict) -> str:
+        text = (f"### Published\n\n- Repo: [{version['repo_id']}]({version.get('repo_url', '')})\n"
+                f"- Commit: `{version['commit']}`\n- Download URL (pinned to the commit): `{version['url']}`\n")
+        status = version.get("runware_status")
+        if status == "ready":
+            text += f"- Runware AIR: **`{version['air']}`** (ready, architecture `{version.get('architecture')}`)\n"
+        elif status == "blocked":
+            text += "- Runware: not registered. **Runware can only download from a PUBLIC repo.**\n"
+        elif status:
+            text += f"- Runware: {status}. {version.get('runware_message') or ''}\n"
+        return text
+
+    def on_visibility(vis):
+        return PRIVATE_WARNING if vis == "Private" else PUBLIC_NOTE
+
+    def fresh_runs(current):
+        names = publish_overview.runs(ctx.settings)
+        return gr.update(choices=names, value=current if current in names else (names[0] if names else None))
+
+    inputs = [run, adapter, account_name]
+    loaded = [chosen, repo, air, samples, gallery, card, preview, card_state, versions, card_edited]
+    check.click(check_token, outputs=[account, account_name], api_name="publish_whoami")
+    for trigger in (repo.blur, repo.submit, samples.input):
+        trigger(regenerate, inputs=[run, adapter, repo, samples, account_name, card_edited],
+                outputs=[card, preview, card_state])
+    card.input(lambda: True, outputs=card_edited)
+    run.change(load_run, inputs=inputs, outputs=loaded)
+    adapter.submit(load_run, inputs=inputs, outputs=loaded)
+    refresh.click(fresh_runs, inputs=run, outputs=run).then(
+        load_run, inputs=inputs, outputs=loaded)
+    visibility.change(on_visibility, inputs=visibility, outputs=visibility_note)
+    card.change(_preview, inputs=card, outputs=preview)
+    save_card.click(save, inputs=[run, card], outputs=[card_state, card_edited])
+    reset_card.click(reset, inputs=[run, adapter, repo, samples, account_name],
+                     outputs=[card, preview, card_state, card_edited])
+    publish_button.click(run_publish, inputs=[run, adapter, repo, visibility, use_runware, air, samples, card],
+                         outputs=[progress, result, versions], api_name="publish", concurrency_limit=1)
+    stop_button.click(lambda: STOPS.stop("publish") and None, api_name="publish_stop")
+
+    if ctx.blocks is not None:
+        ctx.blocks.load(fresh_runs, inputs=run, outputs=run).then(
+            lambda: account_text(quiet=True), outputs=[account, account_name]).then(load_run, inputs=inputs, outputs=loaded)
+    shared_run = ctx.shared.get("run")
+    if shared_run is not None and shared_run is not run:
+        shared_run.change(lambda value: gr.update(choices=publish_overview.runs(ctx.settings), value=value),
+                          inputs=shared_run, outputs=run)

@@ -1,0 +1,134 @@
+"""The Publish tab in a real Chromium: token check, PUBLIC warning, card editing, one click to a Hub commit."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from core.workspace import Workspace
+from tests.support.app_server import running_app
+from tests.support.browser import screenshot
+from tests.support.env import free_port
+from tests.support.fake_hub import FakeHub
+from tests.support.publishing import HF_TOKEN, RUNWARE_KEY, make_run
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def publish_app(tmp_path_factory, cache_dir):
+    from core.settings import load_settings
+
+    from tests.support.fake_runware import FakeRunware
+
+    hub = FakeHub(tokens={HF_TOKEN: "alice"}).start()
+    runware = FakeRunware(api_key=RUNWARE_KEY).start()
+    root = tmp_path_factory.mktemp("publish-app")
+    workspace = Workspace(root).ensure()
+    _, adapter, _ = make_run(workspace, samples=3)
+    settings = load_settings(env_file=None, export=False, environ={
+        "WORKSPACE_DIR": str(root), "APP_CACHE_DIR": str(cache_dir), "APP_PORT": str(free_port()),
+        "HF_TOKEN": HF_TOKEN, "HF_ENDPOINT": hub.url, "RUNWARE_API_KEY": RUNWARE_KEY, "RUNWARE_WS_URL": runware.url})
+    with running_app(settings) as url:
+        yield url, hub, adapter, runware
+    runware.stop()
+    hub.stop()
+
+
+def test_publish_tab_from_token_check_to_a_pinned_url(publish_app, page):
+    url, hub, adapter, _ = publish_app
+    page.goto(url)
+    page.get_by_role("tab", name="Publish").click()
+    page.locator("#publish-check-token").click()
+    page.locator("#publish-account").get_by_text("alice", exact=False).wait_for(timeout=20_000)
+    assert HF_TOKEN not in page.content()
+
+    chosen = page.locator("#publish-chosen")
+    chosen.get_by_text("chosen for publishing", exact=False).wait_for(timeout=20_000)  # nothing chosen yet
+    page.get_by_text("Advanced: publish another adapter file").click()
+    page.locator("#publish-adapter textarea, #publish-adapter input").first.fill(str(adapter))
+    page.locator("#publish-adapter textarea, #publish-adapter input").first.press("Enter")
+    chosen.get_by_text("exported adapter", exact=False).wait_for(timeout=20_000)
+
+    editor = page.locator("#publish-card-editor textarea")
+    page.wait_for_function("document.querySelector('#publish-card-editor textarea').value.includes('base_model')")
+    assert "instance_prompt: \"mira\"" in editor.input_value()
+    page.locator("#publish-card-preview").get_by_text("Recommended strength").wait_for()
+
+    page.locator("#publish-visibility").get_by_text("Private").click()
+    page.locator("#publish-visibility-note").get_by_text("Runware cannot download it", exact=False).wait_for()
+
+    editor.fill(editor.input_value().replace("## Trigger word", "Drawn for my story shorts.\n\n## Trigger word"))
+    page.locator("#publish-card-preview").get_by_text("Drawn for my story shorts.").wait_for()
+    page.locator("#publish-card-save").click()
+    page.locator("#publish-card-state").get_by_text("Draft saved", exact=False).wait_for()
+
+    page.locator("#publish-repo input, #publish-repo textarea").first.fill("mira-browser")
+    page.locator("#publish-repo input, #publish-repo textarea").first.press("Enter")
+    page.locator("#publish-samples").get_by_text("sample_0.png").click()  # two samples instead of three
+    page.locator("#publish-button").click()
+    result = page.locator("#publish-result")
+    result.get_by_text("Download URL", exact=False).wait_for(timeout=60_000)
+    text = result.inner_text()
+    assert "alice/mira-browser" in text and "Runware can only download from a PUBLIC repo" in text
+    commit = hub.head("alice/mira-browser")["oid"]
+    assert f"/alice/mira-browser/resolve/{commit}/pytorch_lora_weights.safetensors" in text
+    readme = hub.files("alice/mira-browser")["README.md"].decode()
+    assert "Drawn for my story shorts." in readme and 'load_lora_weights("alice/mira-browser"' in readme
+    assert "samples/02.png" in readme and "samples/03.png" not in readme
+    assert sorted(p for p in hub.files("alice/mira-browser") if p.startswith("samples/")) == ["samples/01.png",
+                                                                                              "samples/02.png"]
+    assert hub.repos["alice/mira-browser"]["private"] is True
+    expect(page.locator("#publish-versions")).to_contain_text("blocked")
+    progress = page.locator("#publish-progress").inner_text()
+    assert "Signed in as alice" in progress and "files ready" in progress
+    assert HF_TOKEN not in page.content() and RUNWARE_KEY not in page.content()
+    assert screenshot(page, "publish-tab").stat().st_size > 10_000
+
+
+def test_a_hub_error_shows_one_sentence_and_the_next_click_finishes(publish_app, page):
+    url, hub, adapter, _ = publish_app
+    page.goto(url)
+    page.get_by_role("tab", name="Publish").click()
+    page.get_by_text("Advanced: publish another adapter file").click()
+    field = page.locator("#publish-adapter textarea, #publish-adapter input").first
+    field.fill(str(adapter))
+    field.press("Enter")
+    page.locator("#publish-chosen").get_by_text("exported adapter", exact=False).wait_for(timeout=20_000)
+    page.locator("#publish-repo input, #publish-repo textarea").first.fill("mira-retry")
+    page.locator("#publish-repo input, #publish-repo textarea").first.press("Enter")
+    page.locator("#publish-runware input").uncheck()
+    hub.fail("POST", r"/commit/", 503)
+    page.locator("#publish-button").click()
+    page.locator("#publish-progress").get_by_text("server error (503)", exact=False).wait_for(timeout=60_000)
+    assert "Traceback" not in page.content()
+    page.locator("#publish-button").click()
+    page.locator("#publish-result").get_by_text("Download URL", exact=False).wait_for(timeout=60_000)
+    assert hub.commit_count("alice/mira-retry") == 2
+    screenshot(page, "publish-tab-retry")
+
+
+def test_a_public_repo_is_registered_on_runware_with_its_stages_shown(publish_app, page):
+    url, hub, adapter, runware = publish_app
+    page.goto(url)
+    page.get_by_role("tab", name="Publish").click()
+    page.get_by_text("Advanced: publish another adapter file").click()
+    field = page.locator("#publish-adapter textarea, #publish-adapter input").first
+    field.fill(str(adapter))
+    field.press("Enter")
+    page.locator("#publish-chosen").get_by_text("exported adapter", exact=False).wait_for(timeout=20_000)
+    page.locator("#publish-repo input, #publish-repo textarea").first.fill("mira-public")
+    page.locator("#publish-visibility").get_by_text("Public").click()
+    page.locator("#publish-air input, #publish-air textarea").first.fill("story:mira")
+    page.locator("#publish-button").click()
+    result = page.locator("#publish-result")
+    result.get_by_text("Runware AIR", exact=False).wait_for(timeout=90_000)
+    assert "story:mira@1" in result.inner_text() and "ready" in result.inner_text()
+    progress = page.locator("#publish-progress").inner_text()
+    for stage in ("validated", "downloaded", "optimized", "stored", "ready"):
+        assert f"Runware: {stage}" in progress
+    upload = runware.tasks("modelUpload")[-1]
+    assert upload["downloadURL"] == f"{hub.url}/alice/mira-public/resolve/{hub.head('alice/mira-public')['oid']}/pytorch_lora_weights.safetensors"
+    expect(page.locator("#publish-versions")).to_contain_text("story:mira@1")
+    assert RUNWARE_KEY not in page.content()
+    screenshot(page, "publish-tab-runware")
