@@ -76,7 +76,8 @@ def lora_air_from_publish(paths: RunPaths) -> str | None:
         if isinstance(node, dict):
             air = node.get("air")
             if isinstance(air, str) and AIR_RE.match(air):
-                found.append((str(node.get("status", "ready")) == "ready", air))
+                status = node.get("runware_status") or node.get("status") or "ready"
+                found.append((str(status) == "ready", air))
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

@@ -107,3 +107,17 @@ def test_stop_keeps_a_readable_report(workspace, runware_settings, fake_runware)
     saved = load_report(report.folder)
     assert saved.status == "stopped" and 1 <= saved.counts()["runware_done"] < 6
     assert fake_runware.max_concurrent <= 2
+
+
+def test_air_comes_from_the_publish_record_preferring_ready_versions(workspace):
+    from core.runs import run_paths
+
+    paths = run_paths(workspace, "20261127-050000-mira")
+    paths.root.mkdir(parents=True)
+    assert playground.lora_air_from_publish(paths) is None
+    write_json(paths.publish_json, {"versions": [
+        {"air": "me:mira@1", "runware_status": "ready"}, {"air": "me:mira@2", "runware_status": "failed"}]})
+    assert playground.lora_air_from_publish(paths) == "me:mira@1"
+    write_json(paths.publish_json, {"versions": [
+        {"air": "me:mira@1", "runware_status": "ready"}, {"air": "me:mira@2", "runware_status": "ready"}]})
+    assert playground.lora_air_from_publish(paths) == "me:mira@2"
