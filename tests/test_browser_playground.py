@@ -41,7 +41,7 @@ def playground_app(tmp_path_factory, cache_dir, likeness_model_dir, trained_run)
         registration = runware.register(settings, url=fake.host_file("a.safetensors", data),
                                         sha256=hashlib.sha256(data).hexdigest(), air="story:mira@1", name="Mira",
                                         version="1", trigger_words="mira", default_weight=0.9)
-        write_json(paths.publish_json, {"runware": registration.to_dict()})
+        write_json(paths.publish_json, {"versions": [{"id": "alice/mira@1", "repo_id": "alice/mira", "air": registration.air, "runware_status": "ready"}]})
         from core import checkpoints
         from tests.support.runs import copy_run
 
@@ -50,7 +50,7 @@ def playground_app(tmp_path_factory, cache_dir, likeness_model_dir, trained_run)
         registration = runware.register(settings, url=fake.host_file("t.safetensors", chosen.adapter_path.read_bytes()),
                                         sha256=chosen.sha256, air="story:trained@1", name="Trained", version="1",
                                         trigger_words="mira", default_weight=0.8)
-        write_json(trained.publish_json, {"runware": registration.to_dict()})
+        write_json(trained.publish_json, {"versions": [{"id": "alice/mira@1", "repo_id": "alice/mira", "air": registration.air, "runware_status": "ready"}]})
         with running_app(settings) as url:
             yield url, fake
 
@@ -97,6 +97,19 @@ def test_generate_with_session_cost_then_batch_report_and_reopen(playground_app,
     page.locator("#playground-report-link").get_by_text("report.html").wait_for(timeout=20_000)
     assert page.locator("#playground-table").inner_text().count("✓") == 2
     assert "samplers" in page.locator("#playground-scores").inner_text()
+
+    fake.fault = "no_credit"  # a failed request is one sentence on the page
+    page.locator("#playground-prompt textarea").fill("{trigger}, a portrait")
+    _pick(page, "playground-size", "128x128 (quick test)")
+    page.locator("#playground-generate").click()
+    page.locator("[data-testid='toast-body']").filter(has_text="no credit left").first.wait_for(timeout=30_000)
+    fake.fault, fake.image_delay = None, 3.0  # Stop ends a slow batch and keeps its report
+    page.locator("#playground-concurrency input[type=number]").fill("1")
+    page.locator("#playground-batch").click()
+    page.locator("#playground-progress").get_by_text("Comparing").wait_for(timeout=30_000)
+    page.locator("#playground-stop").click()
+    page.locator("#playground-progress").get_by_text("Report stopped").wait_for(timeout=30_000)
+    fake.image_delay = 0.2
 
 
 def test_compare_one_prompt_with_the_local_image(playground_app, trained_run, page):

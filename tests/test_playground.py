@@ -21,7 +21,7 @@ def published_run(run_copy, workspace, runware_settings, fake_runware):
     url = fake_runware.host_file("adapter.safetensors", chosen.adapter_path.read_bytes())
     registration = runware.register(runware_settings, url=url, sha256=chosen.sha256, air="story:mira@1",
                                     name="Mira", version="1", trigger_words="mira", default_weight=0.8)
-    write_json(run_copy.publish_json, {"versions": [{"version": 1, "runware": registration.to_dict()}]})
+    write_json(run_copy.publish_json, {"versions": [{"id": "alice/mira@1", "repo_id": "alice/mira", "air": registration.air, "runware_status": "ready"}]})
     return run_copy
 
 
@@ -89,7 +89,7 @@ def test_stop_keeps_a_readable_report(workspace, runware_settings, fake_runware)
 
     paths = run_paths(workspace, "20261127-040000-mira")
     paths.write_record({"run_id": paths.run_id, "dataset": "mira", "model": "selftest", "trigger": "mira"})
-    write_json(paths.publish_json, {"air": "story:gone@1"})
+    write_json(paths.publish_json, {"versions": [{"id": "alice/mira@1", "repo_id": "alice/mira", "air": "story:gone@1", "runware_status": "ready"}]})
     runware.register(runware_settings, url=fake_runware.host_file("g", b"g"), air="story:gone@1", name="G",
                      version="1", trigger_words="", default_weight=1, sha256=__import__("hashlib").sha256(b"g").hexdigest())
     fake_runware.image_delay = 0.5
