@@ -74,6 +74,16 @@ def repo_url(settings: Settings, repo_id: str) -> str:
 _client_ready = False
 
 
+def set_timeouts(**seconds: float) -> None:
+    """Change the bounds of every Hub request (connect, read, write, pool); applies to the next request."""
+    global _client_ready
+    unknown = set(seconds) - set(TIMEOUTS)
+    if unknown:
+        raise ValueError(f"unknown timeouts: {sorted(unknown)}")
+    TIMEOUTS.update(seconds)
+    _client_ready = False
+
+
 def _api(settings: Settings):
     global _client_ready
     import huggingface_hub

@@ -161,3 +161,21 @@ def test_a_card_holding_a_secret_or_broken_yaml_is_refused_before_upload(setting
     with pytest.raises(AppError, match="front matter is not valid YAML on line"):
         run_publish(settings, request_for(adapter, samples, card_text=card.replace("tags:", "tags: [", 1)))
     assert not hub.repos  # nothing was created or sent
+
+
+def test_a_hub_that_stops_answering_fails_in_bounded_time_with_a_sentence(settings, workspace, hub):
+    from core import hub as hub_client
+
+    settings = hub_settings(settings, hub)
+    _, adapter, samples = make_run(workspace)
+    hub.stall_seconds = 3
+    hub_client.set_timeouts(read=0.5)
+    try:
+        with pytest.raises(HubError) as failed:
+            run_publish(settings, request_for(adapter, samples))
+    finally:
+        hub_client.set_timeouts(read=120.0)
+        hub.stall_seconds = 0
+    assert str(failed.value).startswith("The Hub did not answer in time while trying to check your token")
+    _, version = run_publish(settings, request_for(adapter, samples))  # the normal bounds again
+    assert version["hub_status"] == "committed"

@@ -231,6 +231,15 @@ def build(ctx: UIContext) -> None:
                          outputs=[progress, result, versions], api_name="publish", concurrency_limit=1)
     stop_button.click(lambda: STOPS.stop("publish") and None, api_name="publish_stop")
 
+    def on_tab(run_id, adapter_path, evt: gr.SelectData):
+        """Coming back to Publish (after choosing a checkpoint): refresh what is chosen; the card is left alone."""
+        if evt.value != "Publish" or not run_id:
+            return gr.update(), gr.update()
+        found = publish_overview.overview(ctx.settings, run_id, adapter_path or None)
+        return found.chosen_text(), found.version_rows()
+
+    if ctx.tabs is not None:
+        ctx.tabs.select(on_tab, inputs=[run, adapter], outputs=[chosen, versions])
     if ctx.blocks is not None:
         ctx.blocks.load(fresh_runs, inputs=run, outputs=run).then(
             lambda: account_text(quiet=True), outputs=[account, account_name]).then(load_run, inputs=inputs, outputs=loaded)
