@@ -203,6 +203,10 @@ def inspect_tensors(tensors: dict, metadata: dict, path: str = "", geometry: Geo
         dtypes.add(str(a.dtype))
         if not (np.isfinite(a).all() and np.isfinite(b).all()):
             problems.append(f"{layer} contains NaN or infinite numbers; this checkpoint is broken (training diverged).")
+    shape_problems = [p for p in problems if " has shapes " in p]
+    if len(shape_problems) > 1:
+        problems.insert(0, f"{len(shape_problems)} of {len(pairs)} layers do not have {geometry.label}'s shapes "
+                           f"(trained for another size of the model); e.g. {shape_problems[0]}")
     doubles = sorted({int(l.split(".")[1]) for l in pairs if l.startswith("transformer_blocks.")})
     singles = sorted({int(l.split(".")[1]) for l in pairs if l.startswith("single_transformer_blocks.")})
     naming = "mflux" if any(re.search(r"(^|\.)transformer_blocks\.\d+\.attn\.to_out\.lora_", k) for k in tensors) else "diffusers"

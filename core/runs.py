@@ -62,6 +62,26 @@ class RunPaths:
         return self.mflux_dir / "loss"
 
     @property
+    def stop_request(self) -> Path:
+        """Written by Stop; the training worker checks for it at every step boundary."""
+        return self.root / "stop.request"
+
+    @property
+    def worker_lock(self) -> Path:
+        """Held (flock) by the training worker for as long as it lives."""
+        return self.root / "worker.lock"
+
+    @property
+    def worker_log(self) -> Path:
+        """The worker's stdout/stderr (mflux's own messages, tracebacks)."""
+        return self.root / "worker.log"
+
+    @property
+    def captions_dir(self) -> Path:
+        """The captions as trained (a copy taken at start)."""
+        return self.root / "captions"
+
+    @property
     def chosen_json(self) -> Path:
         return self.root / "chosen.json"
 

@@ -32,6 +32,7 @@ KNOWN_KEYS = SECRET_KEYS + (
     "APP_USERNAME",
     "RUNWARE_ARCHITECTURE",
     "VAE_DECODE_MODE",
+    "LIKENESS_MODEL",
 )
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -85,6 +86,7 @@ class Settings:
     runware_ws_url: str | None = None
     runware_architecture: str | None = None
     vae_decode_mode: str | None = None
+    likeness_model: str | None = None
     env_file: Path | None = None
     warnings: tuple[str, ...] = ()
 
@@ -194,6 +196,7 @@ def load_settings(
         runware_ws_url=get("RUNWARE_WS_URL"),
         runware_architecture=get("RUNWARE_ARCHITECTURE"),
         vae_decode_mode=get("VAE_DECODE_MODE"),
+        likeness_model=get("LIKENESS_MODEL"),
         env_file=used_env_file,
         warnings=tuple(warnings),
     )

@@ -136,3 +136,13 @@ def run_copy(trained_run, workspace):
     from tests.support.runs import copy_run
 
     return copy_run(trained_run, workspace)
+
+
+@pytest.fixture(scope="session")
+def likeness_model_dir(tmp_path_factory):
+    """A tiny random DINOv2 in a folder, also set as LIKENESS_MODEL for the session."""
+    from tests.support.likeness_model import build_tiny_dinov2
+
+    folder = build_tiny_dinov2(tmp_path_factory.mktemp("tiny-dinov2"))
+    os.environ["LIKENESS_MODEL"] = str(folder)
+    return folder

@@ -1,11 +1,248 @@
-"""The Train tab."""
+"""The Train tab: presets, a form and the raw train.json kept in sync, checks, Start/Stop/Resume, live progress.
+
+Shares ctx.shared["run"] (the selected run's Dropdown); follows ctx.shared["dataset"] when the Dataset tab
+offers one.
+"""
 
 from __future__ import annotations
 
 import gradio as gr
 
+from core import aitoolkit_import, train_checks, train_config, training
+from core.lora_targets import LAYER_CHOICES
+from ui import train_runs
 from ui.context import UIContext
+from ui.feedback import user_errors
+
+FIELDS = ("dataset", "trigger", "model", "epochs", "batch_size", "learning_rate", "rank", "layers", "max_resolution",
+          "quantize", "gradient_checkpointing", "low_ram", "save_every", "preview_every", "seed", "preview_prompts")
+QUANTIZE_CHOICES = [("none (full precision)", "none"), ("8 bit", "8"), ("6 bit", "6"), ("5 bit", "5"), ("4 bit", "4"), ("3 bit", "3")]
+
+
+def form_from_values(values) -> train_config.TrainForm:
+    data = dict(zip(FIELDS, values))
+    data["quantize"] = None if data["quantize"] in (None, "", "none") else int(data["quantize"])
+    data["preview_prompts"] = [line.strip() for line in (data["preview_prompts"] or "").splitlines() if line.strip()]
+    for key in ("epochs", "batch_size", "rank", "max_resolution", "save_every", "preview_every", "seed"):
+        data[key] = int(data[key] or 0)
+    data["learning_rate"] = float(data["learning_rate"] or 0)
+    data["dataset"] = data["dataset"] or ""
+    data["trigger"] = (data["trigger"] or "").strip()
+    return train_config.TrainForm(**data)
+
+
+def values_from_form(form: train_config.TrainForm) -> list:
+    data = form.to_dict()
+    data["quantize"] = "none" if form.quantize is None else str(form.quantize)
+    data["preview_prompts"] = "\n".join(form.preview_prompts)
+    if data["layers"] not in LAYER_CHOICES:
+        data["layers"] = "custom"
+    return [data[key] for key in FIELDS]
 
 
 def build(ctx: UIContext) -> None:
-    gr.Markdown("## Train\n\nPick a preset, train with live loss and previews, stop, resume.\n\n_Not built yet (issue #4)._")
+    workspace = ctx.workspace
+    memory_gb = train_config.machine_memory_gb()
+    machine_preset = train_config.memory_preset_for(memory_gb)
+    presets = train_config.list_presets(workspace)
+    gr.Markdown("## Train\nPick presets, check, start. Progress, loss and previews update live; Stop saves a checkpoint first.")
+    notice = gr.Markdown("", elem_id="train-notice")
+    with gr.Row():
+        memory = gr.Dropdown([(p.label, p.name) for p in presets if p.kind == "memory"], value=machine_preset.name,
+                             label=f"Memory preset (this machine: {memory_gb:.0f} GB)", elem_id="train-memory-preset")
+        goal = gr.Dropdown([(p.label, p.name) for p in presets if p.kind != "memory"], value="goal-character-likeness",
+                           label="Goal preset", elem_id="train-goal-preset")
+        apply_presets = gr.Button("Apply presets", elem_id="train-apply-presets")
+    preset_note = gr.Markdown("")
+    with gr.Row():
+        dataset = gr.Dropdown(choices=workspace.list_datasets(), label="Dataset", allow_custom_value=True, elem_id="train-dataset")
+        trigger = gr.Textbox(label="Trigger word", placeholder="e.g. m1ra", elem_id="train-trigger")
+        model = gr.Radio([("FLUX.2 klein Base 4B", "flux2-klein-base-4b"), ("Self-test (tiny)", "selftest")],
+                         value="flux2-klein-base-4b", label="Model", elem_id="train-model")
+    with gr.Accordion("Settings", open=True):
+        with gr.Row():
+            epochs = gr.Number(label="Epochs", precision=0, minimum=1, elem_id="train-epochs")
+            batch_size = gr.Number(label="Batch size", precision=0, minimum=1)
+            learning_rate = gr.Number(label="Learning rate", elem_id="train-lr")
+            rank = gr.Number(label="LoRA rank", precision=0, minimum=1, elem_id="train-rank")
+            layers = gr.Dropdown([(text, key) for key, text in LAYER_CHOICES.items()] + [("Custom (edit the JSON)", "custom")],
+                                 label="Which layers", elem_id="train-layers")
+        with gr.Row():
+            max_resolution = gr.Number(label="Resolution (max side, px)", precision=0, elem_id="train-resolution")
+            quantize = gr.Dropdown(QUANTIZE_CHOICES, label="Quantize base weights")
+            gradient_checkpointing = gr.Checkbox(label="Gradient checkpointing (less memory, ~30% slower)")
+            low_ram = gr.Checkbox(label="Low RAM (encoded images on disk)")
+        with gr.Row():
+            save_every = gr.Number(label="Save a checkpoint every N steps", precision=0, minimum=1, elem_id="train-save-every")
+            preview_every = gr.Number(label="Preview every N steps (0 = off)", precision=0, minimum=0, elem_id="train-preview-every")
+            seed = gr.Number(label="Seed", precision=0)
+        preview_prompts = gr.Textbox(label="Preview prompts (one per line; saved as preview*.txt in the dataset)", lines=3,
+                                     elem_id="train-preview-prompts")
+    fields = [dataset, trigger, model, epochs, batch_size, learning_rate, rank, layers, max_resolution, quantize,
+              gradient_checkpointing, low_ram, save_every, preview_every, seed, preview_prompts]
+    with gr.Accordion("Raw train.json (everything mflux 0.24.0 accepts; kept in sync with the form)", open=False):
+        raw = gr.Code(language="json", label="train.json", interactive=True, elem_id="train-raw-json")
+        raw_note = gr.Markdown("")
+    with gr.Accordion("Import an ai-toolkit config (FLUX.1 Dev LoRA .yaml)", open=False):
+        yaml_file = gr.File(label="ai-toolkit .yaml", file_types=[".yaml", ".yml"], elem_id="train-aitoolkit-file")
+        import_report = gr.Markdown("", elem_id="train-import-report")
+    with gr.Row():
+        preset_name = gr.Textbox(label="Save these settings as a preset named", scale=3)
+        save_preset = gr.Button("Save preset", scale=1)
+    check = gr.Button("Check", elem_id="train-check")
+    check_out = gr.Markdown("", elem_id="train-check-result")
+    with gr.Row():
+        start = gr.Button("Start training", variant="primary", elem_id="train-start")
+        enqueue = gr.Button("Add to queue", elem_id="train-queue")
+        stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
+    with gr.Row():
+        run = gr.Dropdown(choices=train_runs.run_choices(ctx), label="Run", elem_id="train-run", scale=3)
+        resume_step = gr.Dropdown(choices=["latest"], value="latest", label="Resume from checkpoint (step)", elem_id="train-resume-step", scale=1)
+        resume = gr.Button("Resume", elem_id="train-resume", scale=1)
+    ctx.shared["run"] = run
+    progress = gr.HTML(train_runs.progress_html(None), elem_id="train-progress")
+    with gr.Row():
+        plot = gr.LinePlot(x="step", y="loss", color="series", title="Loss", height=260, elem_id="train-loss-plot")
+        previews = gr.Gallery(label="Previews (newest first)", columns=3, height=260, elem_id="train-previews")
+    log = gr.Textbox(label="Worker log (tail)", lines=6, max_lines=12, elem_id="train-log")
+    history = train_runs.build_history(ctx, run)
+    timer = gr.Timer(1.5)
+
+    # --- form <-> raw JSON -----------------------------------------------------------------
+    def config_text(config_json: str, *values) -> str:
+        form = form_from_values(values)
+        try:
+            config = train_config.parse_json(config_json) if config_json and config_json.strip() else train_config.default_config()
+        except train_config.ConfigError:
+            config = train_config.default_config()
+        return train_config.to_json(train_config.apply_form(config, form, workspace, ctx.settings.cache_dir))
+
+    for component in fields:
+        component.input(user_errors(config_text), inputs=[raw, *fields], outputs=raw)
+
+    def raw_to_form(config_json: str, *values):
+        old = form_from_values(values)
+        try:
+            config = train_config.parse_json(config_json)
+        except train_config.ConfigError as error:
+            return [gr.update()] * len(fields) + [f"⚠️ {error}"]
+        form = train_config.form_from_config(config, old.dataset, old.trigger, old.preview_prompts)
+        return values_from_form(form) + ["Form updated from the JSON."]
+
+    raw.input(user_errors(raw_to_form), inputs=[raw, *fields], outputs=[*fields, raw_note])
+
+    @user_errors
+    def apply(memory_name, goal_name, *values):
+        form = form_from_values(values)
+        config, form = train_config.compose(workspace, form.dataset, form.trigger, [memory_name, goal_name], memory_gb=memory_gb)
+        form.preview_prompts = form_from_values(values).preview_prompts
+        chosen = [train_config.get_preset(n, workspace) for n in (memory_name, goal_name)]
+        note = " · ".join(f"**{p.label}**: {p.description}" for p in chosen)
+        config = train_config.apply_form(config, form, workspace, ctx.settings.cache_dir)
+        return values_from_form(form) + [train_config.to_json(config), note]
+
+    apply_presets.click(apply, inputs=[memory, goal, *fields], outputs=[*fields, raw, preset_note])
+    ctx.blocks.load(apply, inputs=[memory, goal, *fields], outputs=[*fields, raw, preset_note])
+
+    @user_errors
+    def import_yaml(file, config_json, *values):
+        if not file:
+            return [gr.update()] * (len(fields) + 2)
+        from pathlib import Path
+
+        form = form_from_values(values)
+        images = len(train_config.dataset_images(workspace.dataset_images_dir(form.dataset))) if form.dataset else None
+        imported = aitoolkit_import.import_yaml(Path(file).read_text(encoding="utf-8"), train_config.parse_json(config_json), form, images)
+        config = train_config.apply_form(imported.config, imported.form, workspace, ctx.settings.cache_dir)
+        return values_from_form(imported.form) + [train_config.to_json(config), imported.report_markdown()]
+
+    yaml_file.upload(import_yaml, inputs=[yaml_file, raw, *fields], outputs=[*fields, raw, import_report])
+
+    @user_errors
+    def save_named(name, config_json, *values):
+        preset = train_config.save_preset(workspace, name, train_config.parse_json(config_json), form_from_values(values))
+        choices = [(p.label, p.name) for p in train_config.list_presets(workspace) if p.kind != "memory"]
+        gr.Info(f"Saved preset '{preset.name}'.")
+        return gr.update(choices=choices, value=preset.name)
+
+    save_preset.click(save_named, inputs=[preset_name, raw, *fields], outputs=goal)
+
+    # --- check, start, stop, resume --------------------------------------------------------
+    def current(config_json, values):
+        form = form_from_values(values)
+        config = train_config.apply_form(train_config.parse_json(config_json), form, workspace, ctx.settings.cache_dir)
+        return config, form
+
+    @user_errors
+    def run_check(config_json, *values):
+        config, form = current(config_json, values)
+        if form.model == "selftest":
+            from core import selftest_model
+
+            selftest_model.ensure(ctx.settings.cache_dir)
+        history_speeds = training.measured_seconds_per_step(workspace, form.model, form.max_resolution)
+        result = train_checks.validate(config, form, workspace, memory_gb=memory_gb, history=history_speeds)
+        lines = [("✅ " if result.ok else "❌ ") + result.summary()]
+        lines += [f"- ❌ {e}" for e in result.errors] + [f"- ⚠️ {w}" for w in result.warnings]
+        return "\n".join(lines)
+
+    check.click(run_check, inputs=[raw, *fields], outputs=check_out)
+
+    def starter(queue: bool):
+        @user_errors
+        def go(config_json, *values):
+            config, form = current(config_json, values)
+            started = training.start(workspace, ctx.settings, config, form, queue=queue)
+            gr.Info(f"{'Queued' if queue else 'Started'} {started.run_id}.")
+            return gr.update(choices=train_runs.run_choices(ctx), value=started.run_id), f"Started run {started.run_id}."
+
+        return go
+
+    start.click(starter(False), inputs=[raw, *fields], outputs=[run, check_out], concurrency_limit=1, concurrency_id="train-start")
+    enqueue.click(starter(True), inputs=[raw, *fields], outputs=[run, check_out], concurrency_limit=1, concurrency_id="train-start")
+
+    @user_errors
+    def press_stop(run_id):
+        if not run_id:
+            raise training.TrainingError("No run is selected.", "Pick the run to stop in the Run list.")
+        before = training.status(workspace, run_id).status
+        after = training.stop(workspace, run_id)
+        if before == "stopping":
+            gr.Warning("Stopped at once (second press); the last periodic checkpoint is kept.")
+        else:
+            gr.Info("Stopping at the next step; a checkpoint is saved first.")
+        return train_runs.progress_html(after)
+
+    stop.click(press_stop, inputs=run, outputs=progress)
+
+    @user_errors
+    def press_resume(run_id, step):
+        if not run_id:
+            raise training.TrainingError("No run is selected.", "Pick the run to resume in the Run list.")
+        busy = bool(training.active_runs(workspace))
+        resumed = training.resume(workspace, run_id, step=int(step) if step and step != "latest" else None, queue=busy)
+        gr.Info(f"Resuming {run_id}" + (" after the running training." if busy else "."))
+        return gr.update(choices=train_runs.run_choices(ctx), value=resumed.run_id)
+
+    resume.click(press_resume, inputs=[run, resume_step], outputs=run)
+
+    @user_errors
+    def rerun(run_id):
+        if not run_id:
+            raise training.TrainingError("No run is selected.", "Pick a run in the Run list.")
+        config, form = training.load_run_config(workspace, run_id)
+        gr.Info(f"Loaded {run_id}'s settings; change what you want and press Start.")
+        return values_from_form(form) + [train_config.to_json(config)]
+
+    history["rerun"].click(rerun, inputs=run, outputs=[*fields, raw])
+
+    # --- live view -------------------------------------------------------------------------
+    outputs = [progress, plot, previews, log, resume_step]
+    timer.tick(lambda run_id: train_runs.render(ctx, run_id), inputs=run, outputs=outputs, show_progress="hidden")
+    run.change(lambda run_id: (*train_runs.render(ctx, run_id)[:4], gr.update(value="latest")), inputs=run, outputs=outputs,
+               show_progress="hidden")
+    ctx.blocks.load(lambda: train_runs.interrupted_notice(ctx), outputs=notice)
+    ctx.blocks.load(lambda: gr.update(choices=workspace.list_datasets()), outputs=dataset)
+    shared_dataset = ctx.shared.get("dataset")
+    if shared_dataset is not None:
+        shared_dataset.change(lambda name: gr.update(value=name), inputs=shared_dataset, outputs=dataset)

@@ -24,6 +24,14 @@ COMMAND_MODULES = (
     "core.cli.doctor",
     "core.cli.selftest_model",
     "core.cli.selftest",
+    "core.cli.dataset",
+    "core.cli.captions",
+    "core.cli.train",
+    "core.cli.runs",
+    "core.cli.checkpoints",
+    "core.cli.compare",
+    "core.cli.generate",
+    "core.cli.runware",
     "core.cli.publish",
 )
 

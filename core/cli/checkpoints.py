@@ -1,0 +1,69 @@
+"""`checkpoints list|export|validate|choose`: a run's checkpoints and the adapter files made from them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from core.cli import Commands, Context, Outcome
+
+
+def register(commands: Commands) -> None:
+    group = commands.group("checkpoints", "A run's checkpoints: list, export the publishable adapter, validate, choose.")
+    listing = group.add("list", "List a run's checkpoints with step, time, loss and previews.", run_list)
+    listing.add_argument("run")
+    export = group.add("export", "Export a checkpoint's adapter in diffusers/PEFT naming with metadata.", run_export)
+    export.add_argument("run")
+    export.add_argument("out", nargs="?", help="file or folder to write (default: <run>/adapters/)")
+    export.add_argument("--step", type=int, help="checkpoint step (default: the last)")
+    export.add_argument("--trigger", help="trigger word to record (default: the run's)")
+    validate = group.add("validate", "Check that an adapter file fits FLUX.2 klein and report what it holds.", run_validate)
+    validate.add_argument("file")
+    validate.add_argument("--model", choices=["auto", "flux2-klein-base-4b", "flux2-klein-4b", "selftest"], default="auto")
+    choose = group.add("choose", "Mark a checkpoint (and LoRA strength) as the one to publish.", run_choose)
+    choose.add_argument("run")
+    choose.add_argument("step", type=int)
+    choose.add_argument("--strength", type=float, default=1.0)
+
+
+def run_list(context: Context) -> Outcome:
+    from core import checkpoints
+    from core.runs import run_paths
+
+    paths = run_paths(context.workspace, context.args.run, must_exist=True)
+    found = checkpoints.list_checkpoints(paths)
+    chosen = checkpoints.read_chosen(paths)
+    lines = [f"{'step':>7}  {'saved':<19}  {'loss':>8}  previews"]
+    for c in found:
+        loss = f"{c.loss:.4f}" if c.loss is not None else "-"
+        mark = "  <- chosen" if chosen and chosen.step == c.step else ""
+        lines.append(f"{c.step:>7}  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(c.time))}  {loss:>8}  {len(c.previews)}{mark}")
+    if not found:
+        lines = [f"Run '{paths.run_id}' has no checkpoints yet."]
+    data = {"run": paths.run_id, "checkpoints": [c.to_dict() for c in found], "chosen": chosen.to_dict() if chosen else None}
+    return Outcome(data, "\n".join(lines))
+
+
+def run_export(context: Context) -> Outcome:
+    from core import checkpoints
+    from core.runs import run_paths
+
+    paths = run_paths(context.workspace, context.args.run, must_exist=True)
+    out = Path(context.args.out) if context.args.out else None
+    exported = checkpoints.export_adapter(paths, context.args.step, trigger=context.args.trigger, out=out)
+    return Outcome(exported.to_dict(), f"Exported step {exported.step} to {exported.path}\nsha256 {exported.sha256}")
+
+
+def run_validate(context: Context) -> Outcome:
+    from core import adapters
+
+    geometry = None if context.args.model == "auto" else adapters.geometry_for_model(context.args.model)
+    report = adapters.inspect(Path(context.args.file), geometry)
+    return Outcome(report.to_dict(), report.summary() + "".join(f"\nProblem: {p}" for p in report.problems[1:]), ok=report.ok)
+
+
+def run_choose(context: Context) -> Outcome:
+    from core import checkpoints
+
+    chosen = checkpoints.choose(context.workspace, context.args.run, context.args.step, context.args.strength)
+    return Outcome(chosen.to_dict(), f"Chose step {chosen.step} at strength {chosen.strength}: {chosen.adapter_path}")

@@ -1,0 +1,122 @@
+"""A likeness number beside the eyes: how close a generated image is to the dataset's pictures.
+
+Image embeddings from a small vision model (DINOv2-small by default; `LIKENESS_MODEL` in .env or the
+environment names another Hub id or a local folder) loaded lazily through transformers; the score of an
+image is its mean cosine similarity to the dataset images (1.0 = identical look, ~0 = unrelated).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import ModelError
+
+DEFAULT_MODEL = "facebook/dinov2-small"
+_lock = threading.Lock()
+_loaded: dict = {}
+_embedding_cache: dict[tuple[str, float, str], object] = {}
+
+
+def model_name(name: str | None = None) -> str:
+    return name or os.environ.get("LIKENESS_MODEL") or DEFAULT_MODEL
+
+
+def _device() -> str:
+    import torch
+
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _model(name: str):
+    with _lock:
+        if _loaded.get("name") != name:
+            try:
+                from transformers import AutoImageProcessor, AutoModel
+
+                processor = AutoImageProcessor.from_pretrained(name)
+                model = AutoModel.from_pretrained(name).eval().to(_device())
+            except (OSError, ValueError) as error:
+                raise ModelError(f"The likeness model '{name}' could not be loaded ({error}).",
+                                 "Connect to the internet once so it downloads (~90 MB), or set LIKENESS_MODEL to a local folder.") from None
+            _loaded.clear()
+            _loaded.update(name=name, processor=processor, model=model)
+        return _loaded["processor"], _loaded["model"]
+
+
+def unload() -> None:
+    with _lock:
+        _loaded.clear()
+        _embedding_cache.clear()
+
+
+def embed(paths: list[Path], name: str | None = None):
+    """L2-normalised embeddings (torch tensor [n, d]) of the images, cached by path and modification time."""
+    import torch
+    from PIL import Image
+
+    name = model_name(name)
+    processor, model = _model(name)
+    out = []
+    for path in paths:
+        path = Path(path)
+        key = (str(path.resolve()), path.stat().st_mtime, name)
+        if key not in _embedding_cache:
+            with Image.open(path) as image:
+                inputs = processor(images=image.convert("RGB"), return_tensors="pt").to(model.device)
+            with torch.no_grad():
+                output = model(**inputs)
+            vector = output.pooler_output if getattr(output, "pooler_output", None) is not None else output.last_hidden_state[:, 0]
+            _embedding_cache[key] = torch.nn.functional.normalize(vector[0].float().cpu(), dim=0)
+        out.append(_embedding_cache[key])
+    return torch.stack(out) if out else torch.zeros(0)
+
+
+def score(image_paths: list[Path], dataset_images: list[Path], *, model: str | None = None) -> list[float]:
+    """For each image, its mean cosine similarity to the dataset images."""
+    if not dataset_images:
+        raise ModelError("The dataset has no images to compare with.", "Pick the run's dataset, or add images to it.")
+    if not image_paths:
+        return []
+    generated = embed(list(image_paths), model)
+    reference = embed(list(dataset_images), model)
+    return [round(float(v), 4) for v in (generated @ reference.T).mean(dim=1)]
+
+
+@dataclass
+class RowScore:
+    row: str
+    score: float
+    cells: int
+
+
+def rank(grid, dataset_images: list[Path], *, model: str | None = None) -> tuple[dict[str, float], list[RowScore]]:
+    """Scores per cell (by cell key) and rows (checkpoints, the base) ranked best first by mean score."""
+    cells = list(grid.cells)
+    scores = score([Path(c.path) for c in cells], dataset_images, model=model)
+    per_cell = {c.key: s for c, s in zip(cells, scores)}
+    rows: dict[str, list[float]] = {}
+    for cell, value in zip(cells, scores):
+        rows.setdefault(cell.row, []).append(value)
+    ranking = [RowScore(row, round(sum(v) / len(v), 4), len(v)) for row, v in rows.items()]
+    return per_cell, sorted(ranking, key=lambda r: -r.score)
+
+
+def dataset_images_of_run(workspace, run_paths) -> list[Path]:
+    """The training images of a run: its dataset's images folder (from the run record or train.json)."""
+    from core import storage
+
+    record = run_paths.read_record()
+    folder = None
+    if record.get("dataset"):
+        folder = workspace.dataset_images_dir(record["dataset"])
+    if folder is None or not folder.is_dir():
+        data = (storage.read_json(run_paths.train_json, default={}) or {}).get("data")
+        folder = Path(data) if data else None
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") and not p.name.startswith("."))

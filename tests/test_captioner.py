@@ -1,0 +1,76 @@
+"""Auto-captions through the real transformers Florence-2 path, on a tiny random model built offline."""
+
+import pytest
+
+from core import captioner, captions, datasets, jobs
+from core.captioner import CaptionOptions
+from core.progress import Cancellation
+from tests.support.florence import build_tiny_florence
+from tests.support.images import photo_image
+
+
+@pytest.fixture(scope="session")
+def tiny_florence(tmp_path_factory):
+    return build_tiny_florence(tmp_path_factory.mktemp("florence"))
+
+
+@pytest.fixture()
+def dataset(workspace):
+    dataset = datasets.create(workspace, "mira")
+    for i in range(4):
+        photo_image((96, 64), seed=i).save(dataset.images_dir / f"img{i}.png")
+    captions.save(dataset, "img1", "hand written, keep me")
+    (dataset.images_dir / "img3.png").write_bytes(b"not a png at all")  # one bad image
+    return dataset
+
+
+def test_batch_puts_the_trigger_first_skips_existing_and_survives_a_bad_image(workspace, dataset, tiny_florence):
+    events = list(captioner.auto_caption(workspace, "mira", CaptionOptions(model=str(tiny_florence), trigger="mira", max_new_tokens=8, num_beams=1)))
+    result = events[-1].payload["result"]
+    assert result.captioned == ["img0", "img2"] and result.skipped == ["img1"]
+    assert [stem for stem, _ in result.failed] == ["img3"] and "img3.png could not be captioned" in result.failed[0][1]
+    assert result.device == "cpu"
+    steps = [(e.step, e.total, e.payload.get("stem")) for e in events if e.payload.get("phase") == "caption"]
+    assert steps == [(1, 3, "img0"), (2, 3, "img2"), (3, 3, "img3")]
+    for stem in ("img0", "img2"):
+        text = captions.read(dataset, stem)
+        assert text.startswith("mira") and [v.source for v in captions.history(dataset, stem)] == ["auto"]
+    assert captions.read(dataset, "img1") == "hand written, keep me"
+    assert jobs.holder(workspace) is None  # the heavy slot is free again
+
+
+def test_append_and_overwrite_policies(workspace, dataset, tiny_florence):
+    options = CaptionOptions(model=str(tiny_florence), trigger="mira", policy="append", task="<CAPTION>", max_new_tokens=6, num_beams=1)
+    captioner.run_all(workspace, "mira", options, stems=["img1"])
+    assert captions.read(dataset, "img1").startswith("mira, hand written, keep me")
+    options.policy = "overwrite"
+    captioner.run_all(workspace, "mira", options, stems=["img1"])
+    assert "hand written" not in captions.read(dataset, "img1")
+    captions.undo(dataset)
+    assert captions.read(dataset, "img1").startswith("mira, hand written, keep me")
+
+
+def test_stop_keeps_what_was_captioned(workspace, dataset, tiny_florence):
+    cancel = Cancellation()
+    done = []
+    for event in captioner.auto_caption(workspace, "mira", CaptionOptions(model=str(tiny_florence), trigger="mira", max_new_tokens=4, num_beams=1), cancel=cancel):
+        if event.payload.get("phase") == "caption":
+            done.append(event.payload["stem"])
+            cancel.request()
+    result = event.payload["result"]
+    assert result.cancelled and result.captioned == ["img0"] and done == ["img0"]
+    assert captions.read(dataset, "img0") != "" and captions.read(dataset, "img2") == ""
+
+
+@pytest.mark.parametrize("raw, clean", [
+    ("</s><s>The image shows a girl with red hair standing in a park.</s>", "a girl with red hair standing in a park."),
+    ("In this image, we can see a cat on a sofa.", "a cat on a sofa."),
+    ("This picture depicts A woman.", "a woman."),
+])
+def test_boilerplate_is_removed(raw, clean):
+    assert captioner.clean(raw) == clean
+
+
+def test_unknown_task_says_what_to_use(workspace, dataset):
+    with pytest.raises(Exception, match="Use one of: <CAPTION>"):
+        list(captioner.auto_caption(workspace, "mira", CaptionOptions(task="<OD>")))

@@ -1,0 +1,81 @@
+"""Local vs Runware comparison: the real local engine on the self-test model and the real runware-sdk
+against the loopback Runware API; reports written, reopened, and failures isolated."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core import checkpoints, playground, runware
+from core.playground_report import list_reports, load_report
+from core.storage import write_json
+
+PROMPTS = ["{trigger}, a portrait", "{trigger} in the rain [nocredit]", "{trigger}, walking [size]"]
+
+
+@pytest.fixture()
+def published_run(run_copy, workspace, runware_settings, fake_runware):
+    """A trained self-test run with a chosen checkpoint, registered on the loopback Runware."""
+    chosen = checkpoints.choose(workspace, run_copy.run_id, step=3, strength=0.8)
+    url = fake_runware.host_file("adapter.safetensors", chosen.adapter_path.read_bytes())
+    registration = runware.register(runware_settings, url=url, sha256=chosen.sha256, air="story:mira@1",
+                                    name="Mira", version="1", trigger_words="mira", default_weight=0.8)
+    write_json(run_copy.publish_json, {"versions": [{"version": 1, "runware": registration.to_dict()}]})
+    return run_copy
+
+
+def test_pairs_fill_in_with_scores_and_failures_stay_per_item(published_run, runware_settings, fake_runware,
+                                                               likeness_model_dir):
+    fake_runware.prompt_faults = {"[nocredit]": "no_credit", "[size]": "invalid_size"}
+    events = []
+    runner = playground.compare_stages(runware_settings, published_run.run_id, prompts=PROMPTS, width=128,
+                                       height=128, seed=5, concurrency=2)
+    while True:
+        try:
+            events.append(next(runner))
+        except StopIteration as done:
+            report = done.value
+            break
+    assert report.status == "completed"
+    first, no_credit, bad_size = report.pairs
+    assert first.prompt == "mira, a portrait" and first.local_image and first.cloud_image
+    assert first.ssim is not None and -1 <= first.ssim <= 1 and first.cost == pytest.approx(0.0019)
+    assert -1 <= first.likeness_local <= 1 and -1 <= first.likeness_cloud <= 1
+    assert no_credit.likeness_local is not None and no_credit.likeness_cloud is None
+    assert "no credit" in no_credit.cloud_error and no_credit.local_image  # the local side still ran
+    assert "image size" in bad_size.cloud_error and bad_size.local_image
+    assert report.settings["lora_air"] == "story:mira@1" and report.settings["strength"] == 0.8
+    sent = fake_runware.tasks("imageInference")
+    assert {t["lora"][0]["model"] for t in sent} == {"story:mira@1"} and {t["seed"] for t in sent} == {5}
+    assert {(t["steps"], t["CFGScale"]) for t in sent} == {(2, 4.0)}  # the local model's defaults, on both sides
+    pair_events = [e for e in events if "pair" in e.payload]
+    assert len(pair_events) == 6 and events[-1].step == events[-1].total
+    # Saved and reopened
+    data = json.loads((report.folder / "report.json").read_text())
+    assert data["counts"] == {"prompts": 3, "runware_done": 1, "runware_failed": 2, "local_done": 3, "local_failed": 0}
+    html = (report.folder / "report.html").read_text()
+    assert "00-local.png" in html and "00-runware.png" in html and "samplers" in html
+    again = load_report(report.folder)
+    assert [p.to_dict() for p in again.pairs] == [p.to_dict() for p in report.pairs]
+    assert [r.name for r in list_reports(published_run)] == [report.name]
+    # A second comparison reuses the local images (same settings) instead of rendering again
+    second = playground.compare(runware_settings, published_run.run_id, prompts=PROMPTS[:1], width=128, height=128,
+                                seed=5)
+    assert second.pairs[0].local_cached and second.pairs[0].local_image
+    assert [r.name for r in list_reports(published_run)] == [second.name, report.name]
+
+
+def test_a_run_without_an_air_is_refused_with_a_sentence(run_copy, runware_settings):
+    with pytest.raises(runware.RunwareError) as caught:
+        playground.compare(runware_settings, run_copy.run_id, prompts=PROMPTS)
+    assert caught.value.kind == "unknown_air" and "Publish" in str(caught.value)
+
+
+def test_prompts_file_formats(tmp_path):
+    for content in (["a {trigger}"], {"prompts": ["a {trigger}"]}, [{"prompt": "a {trigger}"}]):
+        write_json(tmp_path / "p.json", content)
+        assert playground.load_prompts(tmp_path / "p.json") == ["a {trigger}"]
+    assert all("{trigger}" in p for p in playground.load_prompts())
+    assert playground.with_trigger("{trigger}, a portrait", "mira") == "mira, a portrait"
+    assert playground.with_trigger("{trigger}, a portrait", "") == "a portrait"

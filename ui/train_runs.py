@@ -1,0 +1,139 @@
+"""The Train tab's live run panel and run history: progress, loss plot, previews, log, runs list, diff.
+
+Everything here renders what core.training / core.run_events return; nothing reads run files itself.
+"""
+
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from core import run_diff, run_events, run_state, training
+from core.runs import run_paths
+from core.train_estimates import format_duration
+from ui.context import UIContext
+from ui.feedback import user_errors
+
+RUN_COLUMNS = ["run", "status", "dataset", "model", "steps", "final loss"]
+
+
+def run_choices(ctx: UIContext) -> list[tuple[str, str]]:
+    return [(f"{run.run_id} · {run.status}", run.run_id) for run in training.list_runs(ctx.workspace)]
+
+
+def runs_table(ctx: UIContext) -> list[list]:
+    rows = []
+    for run in training.list_runs(ctx.workspace):
+        loss = f"{run.final_loss:.4f}" if run.final_loss is not None else ""
+        rows.append([run.run_id, run.status, run.dataset, run.model, f"{run.step}/{run.total}", loss])
+    return rows
+
+
+def progress_html(run: training.RunStatus | None) -> str:
+    if run is None:
+        return "<div id='train-progress-text'>No run selected.</div>"
+    fraction = min(1.0, run.step / run.total) if run.total else 0.0
+    parts = [f"<b>{html.escape(run.status)}</b> · step {run.step}/{run.total}"]
+    if run.seconds_per_step:
+        parts.append(f"{run.seconds_per_step:.2f} s/step")
+    if run.eta_seconds is not None and run.active:
+        parts.append(f"about {format_duration(run.eta_seconds)} left")
+    if run.final_loss is not None:
+        parts.append(f"loss {run.final_loss:.4f}")
+    message = html.escape(run.message or "")
+    return (
+        f"<div id='train-progress-text' data-status='{html.escape(run.status)}' data-step='{run.step}'>{' · '.join(parts)}</div>"
+        f"<div style='background:#e5e7eb;border-radius:4px;height:14px;margin:6px 0'>"
+        f"<div id='train-progress-bar' style='background:#4f46e5;height:14px;border-radius:4px;width:{fraction * 100:.1f}%'></div></div>"
+        f"<div>{message}</div>"
+    )
+
+
+def loss_frame(run_id: str | None, ctx: UIContext):
+    import pandas as pd
+
+    if not run_id:
+        return pd.DataFrame({"step": [], "loss": [], "series": []})
+    line = run_events.timeline(run_events.read_all(run_paths(ctx.workspace, run_id)))
+    smooth = line.smoothed()
+    return pd.DataFrame({
+        "step": line.steps + line.steps,
+        "loss": line.losses + smooth,
+        "series": ["raw"] * len(line.steps) + ["smoothed"] * len(smooth),
+    })
+
+
+def preview_items(run: training.RunStatus | None) -> list[tuple[str, str]]:
+    if run is None:
+        return []
+    return [(p["path"], f"step {p['step']} · {p['name']}") for p in reversed(run.previews[-12:])]
+
+
+def render(ctx: UIContext, run_id: str | None):
+    """(progress html, loss frame, previews, log tail, resume-checkpoint dropdown update) for a run."""
+    run = None
+    log = ""
+    if run_id:
+        try:
+            run = training.status(ctx.workspace, run_id)
+            log = run_events.log_tail(run_paths(ctx.workspace, run_id))
+        except Exception:  # a run folder edited or removed by hand: show nothing rather than fail each tick
+            run = None
+    checkpoints = gr.update(choices=["latest"] + [str(s) for s in (run.checkpoints if run else [])])
+    return progress_html(run), loss_frame(run_id if run else None, ctx), preview_items(run), log, checkpoints
+
+
+def build_history(ctx: UIContext, run_dropdown: gr.Dropdown) -> dict:
+    """The run history: table, refresh, config diff of two runs. Returns components the tab wires."""
+    with gr.Accordion("Run history", open=False, elem_id="train-history"):
+        table = gr.Dataframe(headers=RUN_COLUMNS, value=lambda: runs_table(ctx), interactive=False, elem_id="train-runs-table")
+        with gr.Row():
+            refresh = gr.Button("Refresh list", size="sm")
+            rerun = gr.Button("Re-run selected with changes", size="sm", elem_id="train-rerun")
+        with gr.Row():
+            left = gr.Dropdown(label="Compare run", choices=[], elem_id="train-diff-a")
+            right = gr.Dropdown(label="with run", choices=[], elem_id="train-diff-b")
+            compare = gr.Button("Show differences", size="sm")
+        diff = gr.Dataframe(headers=["setting", "first run", "second run"], interactive=False, elem_id="train-diff")
+        config_view = gr.Code(label="Selected run's train.json (exact, as trained)", language="json", interactive=False)
+
+    def refresh_all(current):
+        choices = run_choices(ctx)
+        ids = [value for _, value in choices]
+        return (runs_table(ctx), gr.update(choices=choices, value=current if current in ids else (ids[0] if ids else None)),
+                gr.update(choices=ids), gr.update(choices=ids))
+
+    refresh.click(user_errors(refresh_all), inputs=run_dropdown, outputs=[table, run_dropdown, left, right])
+
+    @user_errors
+    def show_diff(a, b):
+        if not a or not b:
+            raise training.TrainingError("Pick two runs to compare.", "Choose them in the two lists above.")
+        rows = run_diff.diff_runs(ctx.workspace, a, b)
+        return [[r.key, str(r.a), str(r.b)] for r in rows] or [["(no differences)", "", ""]]
+
+    compare.click(show_diff, inputs=[left, right], outputs=diff)
+
+    def show_config(run_id):
+        if not run_id:
+            return ""
+        from core import storage
+
+        config = storage.read_json(run_paths(ctx.workspace, run_id).train_json, default=None)
+        import json
+
+        return json.dumps(config, indent=2, ensure_ascii=False) if config else ""
+
+    run_dropdown.change(user_errors(show_config), inputs=run_dropdown, outputs=config_view)
+    return {"table": table, "refresh": refresh_all, "rerun": rerun, "left": left, "right": right}
+
+
+def interrupted_notice(ctx: UIContext) -> str:
+    """On page load: reconcile runs whose worker died and offer them for resume."""
+    changed = run_state.reconcile_all(ctx.workspace)
+    waiting = [run for run in training.list_runs(ctx.workspace) if run.status == "interrupted"]
+    if not waiting and not changed:
+        return ""
+    names = ", ".join(run.run_id for run in waiting[:3])
+    return f"⚠️ Interrupted run(s): {names}. Select one under Run and press **Resume** to continue from its last checkpoint."
