@@ -245,5 +245,5 @@ def build(ctx: UIContext) -> None:
             lambda: account_text(quiet=True), outputs=[account, account_name]).then(load_run, inputs=inputs, outputs=loaded)
     shared_run = ctx.shared.get("run")
     if shared_run is not None and shared_run is not run:
-        shared_run.change(lambda value: gr.update(choices=publish_overview.runs(ctx.settings), value=value),
-                          inputs=shared_run, outputs=run)
+        shared_run.change(lambda value: gr.update(choices=publish_overview.runs(ctx.settings), value=value)
+                          if value else gr.update(), inputs=shared_run, outputs=run)
