@@ -48,6 +48,7 @@ def test_publish_registers_the_pinned_file_and_waits_until_ready(live, workspace
     assert upload["architecture"] != "flux1d"
     assert fake_runware.models["mysource:mira@1"].status == "ready"  # it downloaded the URL and the sha256 matched
     assert "is ready" in events[-1].message
+    assert HF_TOKEN not in str(fake_runware.received)  # the Hub token never goes to Runware
     saved = publishing.read_record(paths)["versions"][0]
     assert saved["runware_status"] == "ready" and saved["air"] == "mysource:mira@1"
 
