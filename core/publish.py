@@ -48,7 +48,9 @@ class PublishRequest:
     run_id: str
     repo_id: str | None = None  # "name" or "owner/name"; default from the run
     private: bool = False
-    allow_existing: bool = True  # publish a new version into an existing repo of the account
+    # Publish into a repo that already exists: True yes, False never, None only when this workspace published
+    # there before (so a repo of another character is never overwritten by a typo).
+    allow_existing: bool | None = None
     adapter: Path | None = None  # instead of the chosen checkpoint (tests, CLI --adapter)
     step: int | None = None  # choose this checkpoint first (the Checkpoints tab's "choose", from the CLI)
     strength: float | None = None
@@ -186,6 +188,15 @@ def _version_entry(paths: RunPaths, repo_id: str, sha256: str) -> dict:
     return {"id": f"{repo_id}@{sha256[:12]}", "repo_id": repo_id, "sha256": sha256, "started": _now()}
 
 
+def known_repo(workspace: Workspace, repo_id: str) -> bool:
+    """Whether any run of this workspace has published to `repo_id` (a new version there is expected)."""
+    for record_path in workspace.runs_dir.glob("*/publish.json"):
+        record = storage.read_json(record_path, default={}) or {}
+        if any(v.get("repo_id") == repo_id for v in record.get("versions") or []):
+            return True
+    return False
+
+
 def _runware_memory(workspace: Workspace) -> Path:
     return workspace.outputs_dir / "runware.json"
 
@@ -251,8 +262,10 @@ def publish(settings: Settings, request: PublishRequest, cancel: Cancellation | 
     cancel.check()
 
     try:
-        repo = hub.ensure_repo(settings, repo_id, private=request.private, allow_existing=request.allow_existing)
-        entry.update(private=repo.private, repo_url=repo.url)
+        allow = request.allow_existing if request.allow_existing is not None else known_repo(workspace, repo_id)
+        repo = hub.ensure_repo(settings, repo_id, private=request.private, allow_existing=allow)
+        entry.update(private=repo.private, repo_url=repo.url, hub_status=entry.get("hub_status") or "repo ready")
+        _save_version(paths, entry)  # from now on this repo is ours: a retry after a crash may add to it
         yield Progress(3, STAGES, f"{'Created' if repo.created else 'Using'} the {'private' if repo.private else 'public'} "
                        f"repo {repo_id}.", {"stage": "repo", "repo_id": repo_id, "private": repo.private})
         cancel.check()

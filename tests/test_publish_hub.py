@@ -118,6 +118,7 @@ def test_a_server_error_on_commit_says_so_and_the_same_publish_then_completes(se
     ("read_only", "Your token may not write to alice/mira"),
     ("rate_limit", "The Hub is rate-limiting this account"),
     ("name_taken", "The repo name alice/mira is already taken"),
+    ("made_elsewhere", "The repo name alice/mira is already taken"),
     ("no_token", "HF_TOKEN is not set"),
 ])
 def test_each_hub_error_gives_its_sentence(settings, workspace, hub, setup, expected):
@@ -127,16 +128,25 @@ def test_each_hub_error_gives_its_sentence(settings, workspace, hub, setup, expe
     if setup == "no_token":
         live = hub_settings(settings, hub, token=None)
     _, adapter, samples = make_run(workspace)
-    allow_existing = True
+    allow_existing = None
     if setup == "rate_limit":
         hub.fail("POST", r"/commit/", 429)
     if setup == "name_taken":
-        hub_settings(settings, hub)
         run_publish(hub_settings(settings, hub), request_for(adapter, samples, repo_id="mira"))
         allow_existing = False
+    if setup == "made_elsewhere":  # created on the Hub by hand, never published from this workspace
+        from huggingface_hub import HfApi
+
+        HfApi(endpoint=hub.url, token=HF_TOKEN).create_repo("alice/mira")
+        allow_existing = None
     with pytest.raises(AppError) as failed:
         run_publish(live, request_for(adapter, samples, repo_id="mira", allow_existing=allow_existing))
     assert str(failed.value).startswith(expected)
+    if setup == "made_elsewhere":
+        assert hub.commit_count("alice/mira") == 1  # nothing was pushed into a repo this app did not make
+        _, version = run_publish(hub_settings(settings, hub), request_for(adapter, samples, repo_id="mira",
+                                                                          allow_existing=True))
+        assert version["hub_status"] == "committed"
     assert failed.value.todo and "Traceback" not in str(failed.value) and token not in str(failed.value)
 
 

@@ -49,6 +49,8 @@ def build(ctx: UIContext) -> None:
     with gr.Row():
         repo = gr.Textbox(label="Repo name (on your account, or owner/name)", elem_id="publish-repo", scale=2)
         visibility = gr.Radio(["Public", "Private"], value="Public", label="Visibility", elem_id="publish-visibility")
+    existing = gr.Checkbox(False, label="Add a new version to an existing repo (one not published from this app)",
+                           elem_id="publish-existing")
     visibility_note = gr.Markdown(PUBLIC_NOTE, elem_id="publish-visibility-note")
     with gr.Row():
         use_runware = gr.Checkbox(True, label="Register on Runware after the upload", elem_id="publish-runware")
@@ -77,7 +79,7 @@ def build(ctx: UIContext) -> None:
     versions = gr.Dataframe(headers=publish_overview.VERSION_HEADERS, value=[], interactive=False,
                             elem_id="publish-versions", wrap=True)
 
-    def request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text=None):
+    def request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text=None, into=False):
         from pathlib import Path
 
         from core.publish import PublishRequest
@@ -85,7 +87,8 @@ def build(ctx: UIContext) -> None:
         return PublishRequest(run_id, repo_id=(repo_name or "").strip() or None, private=vis == "Private",
                               adapter=Path(adapter_path.strip()) if adapter_path and adapter_path.strip() else None,
                               samples=[Path(p) for p in (picked or [])][:12], card_text=card_text,
-                              runware=bool(runware_on), air=(air_text or "").strip() or None)
+                              runware=bool(runware_on), air=(air_text or "").strip() or None,
+                              allow_existing=True if into else None)
 
     def account_text(quiet: bool):
         from core import hub
@@ -164,13 +167,13 @@ def build(ctx: UIContext) -> None:
                 False)
 
     @user_errors
-    def run_publish(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text):
+    def run_publish(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into):
         from core.progress import Cancelled
         from core.publish import publish
 
         if not run_id:
             raise gr.Error("Pick a run first.")
-        request = request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text)
+        request = request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into)
         lines, outcome = [], ""
         with STOPS.job("publish") as cancel:
             try:
@@ -227,7 +230,7 @@ def build(ctx: UIContext) -> None:
     save_card.click(save, inputs=[run, card], outputs=[card_state, card_edited])
     reset_card.click(reset, inputs=[run, adapter, repo, samples, account_name],
                      outputs=[card, preview, card_state, card_edited])
-    publish_button.click(run_publish, inputs=[run, adapter, repo, visibility, use_runware, air, samples, card],
+    publish_button.click(run_publish, inputs=[run, adapter, repo, visibility, use_runware, air, samples, card, existing],
                          outputs=[progress, result, versions], api_name="publish", concurrency_limit=1)
     stop_button.click(lambda: STOPS.stop("publish") and None, api_name="publish_stop")
 
