@@ -190,3 +190,20 @@ def test_a_hub_that_stops_answering_fails_in_bounded_time_with_a_sentence(settin
     assert str(failed.value).startswith("The Hub did not answer in time while trying to check your token")
     _, version = run_publish(settings, request_for(adapter, samples))  # the normal bounds again
     assert version["hub_status"] == "committed"
+
+
+def test_an_adapter_that_is_not_safetensors_or_names_a_local_folder_is_refused(settings, workspace, hub, tmp_path):
+    from safetensors.numpy import save_file
+    import numpy as np
+
+    settings = hub_settings(settings, hub)
+    _, _, samples = make_run(workspace)
+    not_safetensors = tmp_path / "weights.safetensors"
+    not_safetensors.write_bytes(b"PK\x03\x04 a zip, not an adapter")
+    with pytest.raises(AppError, match="^The adapter file is not a safetensors file"):
+        run_publish(settings, request_for(not_safetensors, samples))
+    leaky = tmp_path / "leaky.safetensors"
+    save_file({"a": np.zeros((2, 2), np.float32)}, str(leaky), metadata={"source": "/Users/me/lora/run1"})
+    with pytest.raises(AppError, match="metadata 'source' names a folder on this computer"):
+        run_publish(settings, request_for(leaky, samples))
+    assert not hub.repos
