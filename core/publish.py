@@ -269,6 +269,9 @@ def publish(settings: Settings, request: PublishRequest, cancel: Cancellation | 
         yield Progress(3, STAGES, f"{'Created' if repo.created else 'Using'} the {'private' if repo.private else 'public'} "
                        f"repo {repo_id}.", {"stage": "repo", "repo_id": repo_id, "private": repo.private})
         cancel.check()
+        size = sum(f.size for f in files.files) / 1e6
+        yield Progress(3, STAGES, f"Uploading to {repo_id} ({size:.1f} MB; files already on the Hub are skipped)…",
+                       {"stage": "upload", "megabytes": round(size, 2)})
         done = hub.commit_version(settings, repo_id, files, _commit_message(pick, entry))
     except AppError as error:
         entry.update(hub_status="failed", error=str(error), finished=_now())
