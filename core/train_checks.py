@@ -229,7 +229,7 @@ def validate(
     errors, warnings = check_structure(config, form.model)
     result.errors += errors
     result.warnings += warnings
-    readiness = train_config.dataset_readiness(workspace, form.dataset, form.trigger)
+    readiness = train_config.dataset_readiness(workspace, form.dataset, form.trigger, form.max_resolution)
     result.errors += readiness.errors
     result.warnings += readiness.warnings
     result.images = readiness.images

@@ -315,37 +315,25 @@ def dataset_images(images_dir: Path) -> list[Path]:
     )
 
 
-def dataset_readiness(workspace: Workspace, name: str, trigger: str | None = None) -> Readiness:
-    """Images present, a non-empty caption beside each, and the trigger word in the captions."""
+def dataset_readiness(workspace: Workspace, name: str, trigger: str | None = None, resolution: int | None = None) -> Readiness:
+    """The Dataset tab's pre-flight check, seen from training: its errors block, its warnings do not."""
     if not name:
         return Readiness(0, 0, errors=["No dataset is chosen. Pick one in the Dataset field (or create one in the Dataset tab)."])
     images_dir = workspace.dataset_images_dir(name)
     if not images_dir.is_dir():
         return Readiness(0, 0, errors=[f"There is no dataset named '{name}' (no folder {images_dir}). Create it in the Dataset tab."])
-    images = dataset_images(images_dir)
-    if not images:
+    if not dataset_images(images_dir):
         return Readiness(0, 0, errors=[f"Dataset '{name}' has no images (png, jpg, jpeg, webp). Add images in the Dataset tab."])
-    missing, empty, without_trigger = [], [], []
-    for image in images:
-        caption = image.with_suffix(".txt")
-        if not caption.is_file():
-            missing.append(image.name)
-            continue
-        text = caption.read_text(encoding="utf-8", errors="replace").strip()
-        if not text:
-            empty.append(image.name)
-        elif trigger and trigger.lower() not in text.lower():
-            without_trigger.append(image.name)
-    readiness = Readiness(images=len(images), captioned=len(images) - len(missing) - len(empty))
-    if missing:
-        readiness.errors.append(f"{len(missing)} image(s) have no caption file: {_few(missing)}. Caption them in the Caption Editor.")
-    if empty:
-        readiness.errors.append(f"{len(empty)} caption(s) are empty: {_few(empty)}. Write them in the Caption Editor.")
-    if without_trigger:
-        readiness.warnings.append(
-            f"The trigger word '{trigger}' is missing from {len(without_trigger)} caption(s): {_few(without_trigger)}. Add it in the Caption Editor."
-        )
-    return readiness
+    from core import preflight
+
+    result = preflight.check(workspace, name, trigger=trigger or None, resolution=resolution)
+    captioned = sum(1 for row in result.rows if row.caption.strip())
+    return Readiness(
+        images=result.image_count,
+        captioned=captioned,
+        errors=[finding.message for finding in result.errors],
+        warnings=[finding.message for finding in result.warnings],
+    )
 
 
 def _few(names: list[str], limit: int = 3) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PIL import Image, ImageDraw
+
 from core.sample_images import character_image, write_character_set
 
-__all__ = ["character_image", "write_mflux_dataset"]
+__all__ = ["character_image", "photo_image", "write_mflux_dataset"]
 
 
 def write_mflux_dataset(folder: Path, count: int = 4, size: tuple[int, int] = (64, 64), trigger: str = "mira") -> Path:
