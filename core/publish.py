@@ -342,6 +342,12 @@ def register_latest(settings: Settings, run_id: str, air: str | None, repo_id: s
     yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done", "version": entry})
 
 
+def ready_air(paths: RunPaths) -> str | None:
+    """The AIR of the run's newest version that Runware reported ready (for the Playground), or None."""
+    ready = [v["air"] for v in read_record(paths)["versions"] if v.get("air") and v.get("runware_status") == "ready"]
+    return ready[-1] if ready else None
+
+
 def status(settings: Settings, run_id: str) -> dict:
     paths = run_paths(workspace_from(settings), run_id, must_exist=True)
     return read_record(paths)

@@ -77,11 +77,13 @@ def test_a_failed_registration_is_recorded_and_the_same_publish_then_finishes(li
     entry = publishing.read_record(paths)["versions"][0]
     assert entry["hub_status"] == "committed" and entry["runware_status"] == "failed"
     assert entry["runware_message"] == str(failed.value)
+    assert publishing.ready_air(paths) is None  # a failed registration is not offered to the Playground
 
     fake_runware.upload_fault = None
     commits = hub.commit_count("alice/mira-lora")
     _, version = publish_all(live, adapter, samples)
     assert version["runware_status"] == "ready" and version["air"] == "mysource:mira@1"  # the version is kept
+    assert publishing.ready_air(paths) == "mysource:mira@1"
     assert hub.commit_count("alice/mira-lora") == commits
 
 
