@@ -49,9 +49,9 @@ def build(ctx: UIContext) -> None:
     with gr.Row():
         repo = gr.Textbox(label="Repo name (on your account, or owner/name)", elem_id="publish-repo", scale=2)
         visibility = gr.Radio(["Public", "Private"], value="Public", label="Visibility", elem_id="publish-visibility")
+    visibility_note = gr.Markdown(PUBLIC_NOTE, elem_id="publish-visibility-note")
     existing = gr.Checkbox(False, label="Add a new version to an existing repo (one not published from this app)",
                            elem_id="publish-existing")
-    visibility_note = gr.Markdown(PUBLIC_NOTE, elem_id="publish-visibility-note")
     with gr.Row():
         use_runware = gr.Checkbox(True, label="Register on Runware after the upload", elem_id="publish-runware")
         air = gr.Textbox(label="Runware AIR source:id (asked once, remembered; the version is counted for you)",
