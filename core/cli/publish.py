@@ -65,7 +65,7 @@ def _follow(context: Context, events) -> Outcome:
         context.progress(event)
         last = event
     version = last.payload.get("version", {}) if last else {}
-    ok = version.get("runware_status") not in ("failed", "pending", "unavailable")
+    ok = version.get("runware_status") not in ("failed", "pending")
     return Outcome({"version": version, "message": last.message if last else ""}, last.message if last else "", ok=ok)
 
 
