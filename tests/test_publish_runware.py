@@ -133,3 +133,14 @@ def test_stop_while_waiting_for_runware_keeps_the_version_and_the_next_click_fin
     fake_runware.stage_delay = 0.01
     _, version = publish_all(live, adapter, samples)
     assert version["runware_status"] == "ready" and version["air"] == "mysource:mira@1"
+
+
+def test_a_private_repo_made_public_on_the_hub_is_registered_by_the_next_publish(live, workspace, hub, fake_runware):
+    paths, adapter, samples = make_run(workspace)
+    request = dict(private=True, air="mysource:mira")
+    _, blocked = publish_all(live, adapter, samples, **request)
+    assert blocked["runware_status"] == "blocked" and fake_runware.tasks("modelUpload") == []
+    hub.repos["alice/mira-lora"]["private"] = False  # the person flips it to public on the Hub's settings page
+    _, version = publish_all(live, adapter, samples, **request)
+    assert version["private"] is False and version["runware_status"] == "ready" and version["air"] == "mysource:mira@1"
+    assert hub.commit_count("alice/mira-lora") == 2
