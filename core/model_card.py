@@ -22,8 +22,8 @@ from core.runs import RunPaths
 BASE_MODEL = "black-forest-labs/FLUX.2-klein-base-4B"
 LICENSE = "apache-2.0"
 TAGS = ("text-to-image", "diffusers", "lora", "flux2-klein", "template:sd-lora", "mflux")
-SHOWN_SETTINGS = ("steps", "epochs", "batch_size", "learning_rate", "lora_rank", "rank", "resolution", "seed",
-                  "guidance", "optimizer", "num_images", "max_resolution")
+SHOWN_SETTINGS = ("steps", "num_epochs", "epochs", "batch_size", "learning_rate", "optimizer", "lora_rank", "rank",
+                  "resolution", "max_resolution", "seed", "guidance")
 
 
 class ModelCardError(AppError):

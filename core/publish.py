@@ -156,6 +156,12 @@ def card_info(paths: RunPaths, repo_id: str, pick: Chosen, samples: list[Path]) 
     flat = {}
     for key, value in publication.public_config(config).items():
         flat.update(value if isinstance(value, dict) else {key: value})
+    optimizer = config.get("optimizer")
+    if isinstance(optimizer, dict) and optimizer.get("name"):
+        flat["optimizer"] = optimizer["name"]
+    targets = (config.get("lora_layers") or {}).get("targets") if isinstance(config.get("lora_layers"), dict) else None
+    if targets and isinstance(targets[0], dict) and "rank" in targets[0]:
+        flat["rank"] = targets[0]["rank"]
     return model_card.CardInfo(repo_id=repo_id, trigger=pick.trigger, strength=pick.strength, step=pick.step,
                                sample_prompts=[sample_prompt(s, pick.trigger) for s in samples], settings=flat)
 
