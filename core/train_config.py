@@ -325,10 +325,21 @@ def dataset_readiness(workspace: Workspace, name: str, trigger: str | None = Non
 
     result = preflight.check(workspace, name, trigger=trigger or "", resolution=resolution)
     captioned = sum(1 for row in result.rows if row.caption.strip())
-    readiness = Readiness(images=result.image_count, captioned=captioned)
-    readiness.errors = [finding.message for finding in result.errors]
-    readiness.warnings = [finding.message for finding in result.warnings]
-    return readiness
+    return Readiness(
+        images=result.image_count,
+        captioned=captioned,
+        errors=_grouped(result.errors),
+        warnings=_grouped(result.warnings),
+    )
+
+
+def _grouped(findings) -> list[str]:
+    """One line per kind of finding (the first one's sentence), so forty uncaptioned images are one line here;
+    the Dataset tab's pre-flight table lists them one by one."""
+    by_code: dict[str, list] = {}
+    for finding in findings:
+        by_code.setdefault(finding.code, []).append(finding)
+    return [group[0].message + (f" (and {len(group) - 1} more like it)" if len(group) > 1 else "") for group in by_code.values()]
 
 
 def compose(
