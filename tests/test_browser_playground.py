@@ -97,6 +97,8 @@ def test_generate_with_session_cost_then_batch_report_and_reopen(playground_app,
     page.locator("#playground-report-link").get_by_text("report.html").wait_for(timeout=20_000)
     assert page.locator("#playground-table").inner_text().count("✓") == 2
     assert "samplers" in page.locator("#playground-scores").inner_text()
+    page.locator("#playground-table [data-testid=cell-1-1]").click()  # a row shows its pair
+    page.locator("#playground-scores").get_by_text(re.compile(r"^2\. mira walking")).wait_for(timeout=20_000)
 
     fake.fault = "no_credit"  # a failed request is one sentence on the page
     page.locator("#playground-prompt textarea").fill("{trigger}, a portrait")

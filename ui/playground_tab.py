@@ -256,6 +256,12 @@ def build(ctx: UIContext) -> None:
     open_btn.click(open_report, inputs=[run, reports],
                    outputs=[table, slider, local_img, cloud_img, scores, pair_pick, report_state, report_link])
     pair_pick.change(show_pair, inputs=[report_state, pair_pick], outputs=[slider, local_img, cloud_img, scores])
+
+    def pick_row(evt: gr.SelectData):
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        return gr.update(value=int(row))
+
+    table.select(pick_row, outputs=pair_pick)
     shared_run = ctx.shared.get("run")
     if shared_run is not None:
         shared_run.change(lambda value: gr.update(choices=ctx.workspace.list_runs(), value=value),

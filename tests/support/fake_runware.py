@@ -29,6 +29,7 @@ import base64
 import io
 import json
 import threading
+import time
 import uuid
 import zlib
 from dataclasses import dataclass, field
@@ -271,15 +272,14 @@ class FakeRunware:
             return None
         if fault == "timeout":
             return None
-        await asyncio.sleep(self.image_delay)
+        started = time.monotonic()
         problem = self._problem(task, fault)
+        count, seed = int(task.get("numberResults") or 1), int(task.get("seed") or 1)
+        items = [] if problem else await asyncio.to_thread(  # rendered while the answer is "being made"
+            lambda: [self._image_item(task, seed + index) for index in range(count)])
+        await asyncio.sleep(max(0.0, self.image_delay - (time.monotonic() - started)))
         if problem:
             return _error(task, *problem)
-        count = int(task.get("numberResults") or 1)
-        seed = int(task.get("seed") or 1)
-        items = []
-        for index in range(count):
-            items.append(self._image_item(task, seed + index))
         if self.balance is not None and self.cost:
             self.balance -= self.cost * count
         return {"data": items}
