@@ -259,6 +259,15 @@ def build(ctx: UIContext) -> None:
 
     if ctx.tabs is not None:
         ctx.tabs.select(on_tab, inputs=[run, adapter], outputs=[chosen, versions])
+
+    def on_chosen(run_id, adapter_path):
+        """A checkpoint was chosen in the Checkpoints tab: show it here at once."""
+        if not run_id:
+            return gr.update()
+        return publish_overview.overview(ctx.settings, run_id, adapter_path or None).chosen_text()
+
+    if ctx.shared.get("chosen") is not None:
+        ctx.shared["chosen"].change(on_chosen, inputs=[run, adapter], outputs=chosen)
     if ctx.blocks is not None:
         ctx.blocks.load(fresh_runs, inputs=run, outputs=run).then(
             lambda: account_text(quiet=True), outputs=[account, account_name]).then(load_run, inputs=inputs, outputs=loaded)
