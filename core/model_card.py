@@ -133,9 +133,12 @@ def read_draft(run_paths: RunPaths) -> str | None:
         return None
 
 
-def save_draft(run_paths: RunPaths, text: str) -> None:
-    """Save the person's card; the previous draft is kept in model_card.history/ (never lost)."""
-    validate(text)
+def save_draft(run_paths: RunPaths, text: str, check: bool = True) -> None:
+    """Save the person's card; the previous draft is kept in model_card.history/ (never lost).
+
+    `check=False` saves even a card with broken front matter (keeping unsaved work when the person moves on)."""
+    if check:
+        validate(text)
     previous = read_draft(run_paths)
     if previous == text:
         return

@@ -169,6 +169,9 @@ def card_info(paths: RunPaths, repo_id: str, pick: Chosen, samples: list[Path]) 
 def draft_card(settings: Settings, request: PublishRequest, account: str = "you") -> tuple[str, bool]:
     """The card that would be published (the saved draft or a generated one) and whether it was edited."""
     paths = run_paths(workspace_from(settings), request.run_id, must_exist=True)
+    draft = model_card.read_draft(paths)
+    if draft is not None and draft.strip():  # the person's text, even before a checkpoint is chosen
+        return draft, True
     pick = chosen(paths, request)
     repo_id = full_repo_id(request.repo_id, account, paths)
     return model_card.card_for(paths, card_info(paths, repo_id, pick, list(request.samples)))
