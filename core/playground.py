@@ -28,7 +28,7 @@ from core.errors import AppError
 from core.playground_report import Pair, Report, load_report, new_report_folder
 from core.progress import Cancellation, Cancelled, Progress
 from core.runs import RunPaths, run_paths
-from core.runware import AIR_RE, BASE_AIR, DISTILLED_AIR, RunwareError
+from core.runware import BASE_AIR, DISTILLED_AIR, RunwareError
 from core.settings import CONFIG_DIR, Settings
 from core.workspace import Workspace
 
@@ -68,25 +68,11 @@ def with_trigger(prompt: str, trigger: str) -> str:
 
 
 def lora_air_from_publish(paths: RunPaths) -> str | None:
-    """The newest Runware AIR in the run's publish record (whatever its layout), preferring `ready` ones."""
-    data = storage.read_json(paths.publish_json, default=None)
-    found: list[tuple[bool, str]] = []
+    """The newest AIR Runware reported ready for this run (the publish record is core.publish's), else the
+    newest registered one, so Runware itself can say why it is not ready."""
+    from core import publish
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            air = node.get("air")
-            if isinstance(air, str) and AIR_RE.match(air):
-                status = node.get("runware_status") or node.get("status") or "ready"
-                found.append((str(status) == "ready", air))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(data)
-    ready = [air for ok, air in found if ok]
-    return (ready or [air for _ok, air in found] or [None])[-1]
+    return publish.ready_air(paths) or publish.newest_air(paths)
 
 
 def run_facts(workspace: Workspace, run_id: str) -> RunFacts:

@@ -180,10 +180,19 @@ def draft_card(settings: Settings, request: PublishRequest, account: str = "you"
 # --- the record ---
 
 def read_record(paths: RunPaths) -> dict:
-    return storage.read_json(paths.publish_json, default=None) or {"versions": []}
+    """The run's publish record; a missing, damaged or foreign file reads as no versions (it is rewritten whole
+    on the next publish, its old content kept in the trash first)."""
+    record = storage.read_json(paths.publish_json, default=None)
+    if not isinstance(record, dict) or not isinstance(record.get("versions"), list):
+        return {"versions": []}
+    record["versions"] = [v for v in record["versions"] if isinstance(v, dict)]
+    return record
 
 
 def _save_version(paths: RunPaths, entry: dict) -> None:
+    raw = storage.read_json(paths.publish_json, default=None)
+    if paths.publish_json.exists() and (not isinstance(raw, dict) or not isinstance(raw.get("versions"), list)):
+        storage.move_to_trash(paths.publish_json, workspace_from_paths(paths).trash_dir)  # keep what we cannot read
     record = read_record(paths)
     versions = [v for v in record["versions"] if v.get("id") != entry["id"]] + [entry]
     record["versions"] = sorted(versions, key=lambda v: v.get("started", ""))
@@ -349,6 +358,12 @@ def register_latest(settings: Settings, run_id: str, air: str | None, repo_id: s
     entry["finished"] = _now()
     _save_version(paths, entry)
     yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done", "version": entry})
+
+
+def newest_air(paths: RunPaths) -> str | None:
+    """The AIR of the run's newest version sent to Runware, whatever its status, or None."""
+    airs = [v["air"] for v in read_record(paths)["versions"] if v.get("air")]
+    return airs[-1] if airs else None
 
 
 def ready_air(paths: RunPaths) -> str | None:

@@ -123,3 +123,21 @@ def test_air_comes_from_the_publish_record_preferring_ready_versions(workspace):
     write_json(paths.publish_json, {"versions": [
         {"air": "me:mira@1", "runware_status": "ready"}, {"air": "me:mira@2", "runware_status": "ready"}]})
     assert playground.lora_air_from_publish(paths) == "me:mira@2"
+
+
+def test_a_foreign_or_damaged_publish_record_reads_as_unpublished(workspace):
+    from core import publish
+    from core.runs import run_paths
+
+    paths = run_paths(workspace, "20261127-050100-mira")
+    paths.root.mkdir(parents=True)
+    write_json(paths.publish_json, {"air": "me:mira@3", "status": "pending"})  # not our layout
+    assert playground.lora_air_from_publish(paths) is None and publish.read_record(paths) == {"versions": []}
+    write_json(paths.publish_json, {"versions": [{"air": "me:mira@4", "runware_status": "processing"}]})
+    assert playground.lora_air_from_publish(paths) == "me:mira@4"  # not ready yet: Runware will say so
+    paths.publish_json.write_text("{ broken")
+    assert publish.read_record(paths) == {"versions": []}
+    publish._save_version(paths, {"id": "r@1", "repo_id": "r", "started": "2026-11-27T05:00:00"})
+    assert publish.read_record(paths)["versions"][0]["id"] == "r@1"
+    kept = [p for p in workspace.trash_dir.rglob("publish.json")]
+    assert kept and kept[0].read_text() == "{ broken"  # what could not be read is kept, not overwritten
