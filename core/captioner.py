@@ -44,6 +44,7 @@ class CaptionOptions:
     device: str | None = None  # None: mps, then cuda, then cpu
     max_new_tokens: int = 128
     num_beams: int = 3
+    endpoint: str | None = None  # HF_ENDPOINT (a mirror); None: huggingface.co
 
     def validate(self) -> None:
         if self.task not in TASKS:
@@ -100,35 +101,28 @@ def pick_device(requested: str | None = None) -> str:
     return "cpu"
 
 
-class _DownloadProgress:
-    """A tqdm stand-in for huggingface_hub that reports bytes into a queue."""
+def _byte_progress_class(events: "queue.Queue[tuple[int, int]]"):
+    """A tqdm subclass for huggingface_hub's snapshot_download that reports bytes written into `events`."""
+    import io
 
-    events: "queue.Queue[tuple[int, int]]" = queue.Queue()
+    from tqdm import tqdm
 
-    def __init__(self, *args, total=None, initial=0, **kwargs):
-        self.total, self.n = total or 0, initial or 0
+    class DownloadProgress(tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs["file"] = io.StringIO()  # nothing on the terminal; the UI shows the events
+            kwargs["disable"] = False
+            super().__init__(*args, **kwargs)
 
-    def update(self, n=1):
-        self.n += n or 0
-        _DownloadProgress.events.put((self.n, self.total))
+        def update(self, n=1):
+            result = super().update(n)
+            if self.unit == "B" and str(self.desc).startswith("Reconstruct"):
+                events.put((int(self.n), int(self.total or 0)))
+            return result
 
-    def close(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def set_description(self, *a, **k):
-        pass
-
-    def refresh(self, *a, **k):
-        pass
+    return DownloadProgress
 
 
-def _resolve_model(model: str) -> Iterator[Progress | str]:
+def _resolve_model(model: str, endpoint: str | None = None) -> Iterator[Progress | str]:
     """Yield download progress, then the local folder of `model` (last item, a str)."""
     if Path(model).expanduser().is_dir():
         yield str(Path(model).expanduser())
@@ -136,28 +130,34 @@ def _resolve_model(model: str) -> Iterator[Progress | str]:
     from huggingface_hub import snapshot_download
 
     try:
-        yield snapshot_download(model, local_files_only=True)
+        yield snapshot_download(model, local_files_only=True, endpoint=endpoint)
         return
     except Exception:
         pass
     outcome: dict = {}
+    events: "queue.Queue[tuple[int, int]]" = queue.Queue()
 
     def fetch() -> None:
         try:
-            outcome["path"] = snapshot_download(model, tqdm_class=_DownloadProgress)
+            outcome["path"] = snapshot_download(model, endpoint=endpoint, tqdm_class=_byte_progress_class(events))
         except Exception as error:  # reported below as one sentence
             outcome["error"] = error
 
     worker = threading.Thread(target=fetch, daemon=True)
     worker.start()
-    while worker.is_alive():
+    yield Progress(0, 0, f"Downloading {model} (first use only)…", {"phase": "download", "bytes": 0, "total": 0})
+    while True:
+        running = worker.is_alive()
         worker.join(0.5)
-        done = total = 0
-        while not _DownloadProgress.events.empty():
-            done, total = _DownloadProgress.events.get()
-        if total:
-            yield Progress(0, 0, f"Downloading {model}: {done / 1e6:.0f} of {total / 1e6:.0f} MB (first use only)…",
+        latest = None
+        while not events.empty():
+            latest = events.get()
+        if latest and latest[1]:
+            done, total = latest
+            yield Progress(done, total, f"Downloading {model}: {done / 1e6:.1f} of {total / 1e6:.1f} MB (first use only)…",
                            {"phase": "download", "bytes": done, "total": total})
+        if not running:
+            break
     if "error" in outcome:
         raise ModelError(f"Florence-2 ({model}) could not be downloaded: {outcome['error']}.",
                          "Check the internet connection and HF_ENDPOINT, then try again.")
@@ -226,7 +226,7 @@ def auto_caption(workspace: Workspace, name: str, options: CaptionOptions, *, st
     yield Progress(0, total, "Waiting for the machine (another heavy job is running)…" if jobs.holder(workspace) else "Starting…")
     with jobs.heavy_slot(workspace, "caption", f"Auto-caption of '{dataset.name}'", wait=wait):
         folder = None
-        for step in _resolve_model(options.model):
+        for step in _resolve_model(options.model, options.endpoint):
             if isinstance(step, Progress):
                 yield step
             else:

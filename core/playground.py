@@ -28,7 +28,7 @@ from core.errors import AppError
 from core.playground_report import Pair, Report, load_report, new_report_folder
 from core.progress import Cancellation, Cancelled, Progress
 from core.runs import RunPaths, run_paths
-from core.runware import AIR_RE, BASE_AIR, DISTILLED_AIR, RunwareError
+from core.runware import BASE_AIR, DISTILLED_AIR, RunwareError
 from core.settings import CONFIG_DIR, Settings
 from core.workspace import Workspace
 
@@ -68,24 +68,11 @@ def with_trigger(prompt: str, trigger: str) -> str:
 
 
 def lora_air_from_publish(paths: RunPaths) -> str | None:
-    """The newest Runware AIR in the run's publish record (whatever its layout), preferring `ready` ones."""
-    data = storage.read_json(paths.publish_json, default=None)
-    found: list[tuple[bool, str]] = []
+    """The newest AIR Runware reported ready for this run (the publish record is core.publish's), else the
+    newest registered one, so Runware itself can say why it is not ready."""
+    from core import publish
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            air = node.get("air")
-            if isinstance(air, str) and AIR_RE.match(air):
-                found.append((str(node.get("status", "ready")) == "ready", air))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(data)
-    ready = [air for ok, air in found if ok]
-    return (ready or [air for _ok, air in found] or [None])[-1]
+    return publish.ready_air(paths) or publish.newest_air(paths)
 
 
 def run_facts(workspace: Workspace, run_id: str) -> RunFacts:
@@ -269,9 +256,26 @@ def _cache_key(spec: dict[str, Any]) -> str:
 
 
 def _cached_local(workspace: Workspace, paths: RunPaths, spec: dict[str, Any]) -> Path | None:
-    """A local image made earlier with exactly these settings (by the Playground), if it still exists."""
+    """A local image made earlier with exactly these settings: by the Playground, or in Local Generate's
+    history (same prompt, model, seed, size, steps, guidance, adapter file and strength)."""
     path = paths.root / "playground" / "local-cache" / f"{_cache_key(spec)}.png"
-    return path if path.is_file() else None
+    if path.is_file():
+        return path
+    try:
+        from core.generation import history
+    except ImportError:
+        return None
+    want = (spec["prompt"], spec["model"], spec["seed"], spec["width"], spec["height"], spec["steps"],
+            None if spec["guidance"] is None else float(spec["guidance"]),
+            [(str(Path(p)), float(s)) for p, s in spec["loras"]], None)
+    for image in history(workspace, limit=300):
+        made = image.settings or {}
+        have = (made.get("prompt"), made.get("model"), made.get("seed"), made.get("width"), made.get("height"),
+                made.get("steps"), made.get("guidance"),
+                [(item.get("path"), item.get("strength")) for item in made.get("loras") or []], made.get("quantize"))
+        if have == want and image.path.is_file():
+            return _remember_local(paths, spec, image.path)
+    return None
 
 
 def _remember_local(paths: RunPaths, spec: dict[str, Any], image: Path) -> Path:

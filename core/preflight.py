@@ -20,7 +20,7 @@ from core import datasets
 from core.workspace import Workspace
 
 BLUR_THRESHOLD = 30.0  # Laplacian variance on a 512-px grey copy; sharp photos are in the hundreds
-DUPLICATE_DISTANCE = 5  # of 64 hash bits
+DUPLICATE_DISTANCE = 3  # of 64 hash bits (a resized or re-saved copy is 0-2)
 EXTREME_ASPECT = 2.5
 MIN_IMAGES = 5
 CAPTION_WORDS_MAX = 250

@@ -63,7 +63,7 @@ def explain(exc: BaseException, *, air: str | None = None, lora: str | None = No
     if code == "quota":
         return RunwareError("Your Runware account has no credit left for this request.",
                             "Add credit at my.runware.ai (Billing), then run it again.", kind="no_credit")
-    if code == "timeout":
+    if code == "timeout" or "timed out" in lowered:
         return _timeout(seconds, doing)
     if code == "connection":
         if "connection failed" in lowered or "closed during authentication" in lowered:

@@ -26,17 +26,18 @@ def publish_app(tmp_path_factory, cache_dir):
     root = tmp_path_factory.mktemp("publish-app")
     workspace = Workspace(root).ensure()
     _, adapter, _ = make_run(workspace, samples=3)
+    make_run(workspace, run_id="20261126-old", samples=1, seed=3)
     settings = load_settings(env_file=None, export=False, environ={
         "WORKSPACE_DIR": str(root), "APP_CACHE_DIR": str(cache_dir), "APP_PORT": str(free_port()),
         "HF_TOKEN": HF_TOKEN, "HF_ENDPOINT": hub.url, "RUNWARE_API_KEY": RUNWARE_KEY, "RUNWARE_WS_URL": runware.url})
     with running_app(settings) as url:
-        yield url, hub, adapter, runware
+        yield url, hub, adapter, runware, workspace
     runware.stop()
     hub.stop()
 
 
 def test_publish_tab_from_token_check_to_a_pinned_url(publish_app, page):
-    url, hub, adapter, _ = publish_app
+    url, hub, adapter, _, _ = publish_app
     page.goto(url)
     page.get_by_role("tab", name="Publish").click()
     page.locator("#publish-check-token").click()
@@ -87,7 +88,7 @@ def test_publish_tab_from_token_check_to_a_pinned_url(publish_app, page):
 
 
 def test_a_hub_error_shows_one_sentence_and_the_next_click_finishes(publish_app, page):
-    url, hub, adapter, _ = publish_app
+    url, hub, adapter, _, _ = publish_app
     page.goto(url)
     page.get_by_role("tab", name="Publish").click()
     page.get_by_text("Advanced: publish another adapter file").click()
@@ -109,7 +110,7 @@ def test_a_hub_error_shows_one_sentence_and_the_next_click_finishes(publish_app,
 
 
 def test_a_public_repo_is_registered_on_runware_with_its_stages_shown(publish_app, page):
-    url, hub, adapter, runware = publish_app
+    url, hub, adapter, runware, _ = publish_app
     page.goto(url)
     page.get_by_role("tab", name="Publish").click()
     page.get_by_text("Advanced: publish another adapter file").click()
@@ -132,3 +133,54 @@ def test_a_public_repo_is_registered_on_runware_with_its_stages_shown(publish_ap
     expect(page.locator("#publish-versions")).to_contain_text("story:mira@1")
     assert RUNWARE_KEY not in page.content()
     screenshot(page, "publish-tab-runware")
+
+
+def test_stop_during_the_runware_wait_then_publish_again_finishes(publish_app, page):
+    url, hub, adapter, runware, _ = publish_app
+    page.goto(url)
+    page.get_by_role("tab", name="Publish").click()
+    page.get_by_text("Advanced: publish another adapter file").click()
+    field = page.locator("#publish-adapter textarea, #publish-adapter input").first
+    field.fill(str(adapter))
+    field.press("Enter")
+    page.locator("#publish-chosen").get_by_text("exported adapter", exact=False).wait_for(timeout=20_000)
+    page.locator("#publish-repo input, #publish-repo textarea").first.fill("mira-stop")
+    page.locator("#publish-air input, #publish-air textarea").first.fill("story:stop")
+    runware.stage_delay = 2.0
+    try:
+        page.locator("#publish-button").click()
+        try:
+            page.locator("#publish-progress").get_by_text("Runware: validated", exact=False).wait_for(timeout=120_000)
+        except Exception:
+            screenshot(page, "debug-stop")
+            raise
+        page.locator("#publish-stop").click()
+        page.locator("#publish-progress").get_by_text("Stopped.", exact=False).wait_for(timeout=30_000)
+    finally:
+        runware.stage_delay = 0.01
+    expect(page.locator("#publish-versions")).to_contain_text("pending")
+    page.locator("#publish-button").click()
+    page.locator("#publish-result").get_by_text("Runware AIR", exact=False).wait_for(timeout=60_000)
+    assert "story:stop@1" in page.locator("#publish-result").inner_text()
+    assert hub.commit_count("alice/mira-stop") == 2
+
+
+def test_typing_in_the_card_then_switching_run_keeps_the_text_as_that_runs_draft(publish_app, page):
+    url, _, _, _, workspace = publish_app
+    page.goto(url)
+    page.get_by_role("tab", name="Publish").click()
+    page.locator("#publish-run input").click()
+    page.get_by_role("option", name="20261126-old").click()
+    editor = page.locator("#publish-card-editor textarea")
+    page.locator("#publish-chosen").get_by_text("run 20261126-old", exact=False).wait_for(timeout=20_000)
+    editor.fill("---\nbase_model: black-forest-labs/FLUX.2-klein-base-4B\n---\n\n# Old character, written by hand\n")
+    page.locator("#publish-card-preview").get_by_text("Old character, written by hand").wait_for()
+    page.locator("#publish-run input").click()
+    page.get_by_role("option", name="20261127-mira").click()
+    page.wait_for_function("!document.querySelector('#publish-card-editor textarea').value.includes('written by hand')")
+    draft = workspace.runs_dir / "20261126-old" / "model_card.md"
+    assert "Old character, written by hand" in draft.read_text(encoding="utf-8")
+    page.locator("#publish-run input").click()
+    page.get_by_role("option", name="20261126-old").click()
+    page.wait_for_function("document.querySelector('#publish-card-editor textarea').value.includes('written by hand')")
+    assert "edited draft" in page.locator("#publish-card-state").inner_text()

@@ -74,3 +74,25 @@ def test_boilerplate_is_removed(raw, clean):
 def test_unknown_task_says_what_to_use(workspace, dataset):
     with pytest.raises(Exception, match="Use one of: <CAPTION>"):
         list(captioner.auto_caption(workspace, "mira", CaptionOptions(task="<OD>")))
+
+
+def test_first_use_downloads_the_model_with_progress(workspace, dataset, tiny_florence, tmp_path, monkeypatch):
+    """The real huggingface_hub client downloads from a loopback Hub (only the network edge is fake)."""
+    from huggingface_hub import HfApi
+
+    from tests.support.fake_hub import FakeHub
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    hub = FakeHub(tokens={"hf_writer": "alice"}).start()
+    try:
+        api = HfApi(endpoint=hub.url, token="hf_writer")
+        api.create_repo("alice/florence-tiny")
+        api.upload_folder(repo_id="alice/florence-tiny", folder_path=str(tiny_florence))
+        options = CaptionOptions(model="alice/florence-tiny", endpoint=hub.url, trigger="mira", max_new_tokens=4, num_beams=1)
+        events = list(captioner.auto_caption(workspace, "mira", options, stems=["img0"]))
+    finally:
+        hub.stop()
+    downloads = [e for e in events if e.payload.get("phase") == "download"]
+    assert downloads and downloads[-1].payload["bytes"] == downloads[-1].payload["total"] > 100_000
+    assert "MB (first use only)" in downloads[-1].message
+    assert events[-1].payload["result"].captioned == ["img0"]

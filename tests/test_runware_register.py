@@ -111,3 +111,23 @@ def test_malformed_inputs_are_refused_before_sending(runware_settings, fake_runw
         with pytest.raises(RunwareError):
             _register(replace(runware_settings, runware_architecture="x"), fake_runware, **changes)
     assert fake_runware.tasks("modelUpload") == []
+
+
+@pytest.mark.parametrize("raw,parameter,message,kind", [
+    ("insufficientCredits", None, "Insufficient credits.", "no_credit"),
+    ("invalidApiKey", "apiKey", "Invalid API key.", "bad_key"),
+    ("invalidLoraModel", "lora", "LoRA model x:y@1 not found.", "unknown_air"),
+    ("invalidModel", "model", "Model not found.", "unknown_air"),
+    ("modelNotReady", "lora", "LoRA x:y@1 is still being processed.", "not_ready"),
+    ("invalidWidth", "width", "Invalid width.", "invalid_size"),
+    ("timeoutProvider", None, "Provider timed out.", "timeout"),
+    ("connectionLost", None, "Connection lost before the response arrived.", "dropped"),
+    ("rateLimitExceeded", None, "Too many requests.", "rate_limit"),
+    ("modelAlreadyExists", "air", "me:mira@1 already exists with another file.", "refused"),
+])
+def test_every_sdk_error_becomes_one_sentence(raw, parameter, message, kind):
+    from runware import create_runware_error
+
+    error = runware.explain(create_runware_error(raw, message, parameter=parameter), lora="x:y@1", size=(250, 256))
+    assert error.kind == kind
+    assert error.message.endswith(".") and "\n" not in str(error)

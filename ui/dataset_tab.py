@@ -10,6 +10,7 @@ import gradio as gr
 from core import captions, datasets, preflight, preview_prompts
 from core.dataset_import import import_sources
 from core.images import ASPECTS, CROPS, Preprocess
+from ui.background import relay
 from ui.context import UIContext
 from ui.feedback import user_errors
 from ui.preflight_view import preflight_html, report_rows
@@ -47,7 +48,7 @@ def build(ctx: UIContext) -> None:
     gr.Markdown("## Dataset\nImport your character's pictures, check them before training, and keep them in mflux's layout.")
     with gr.Row():
         picker = gr.Dropdown(choices=_names(ctx), value=(_names(ctx) or [None])[0], label="Dataset", elem_id="dataset-picker",
-                             allow_custom_value=False, scale=3)
+                             allow_custom_value=True, scale=3)  # datasets made by the CLI while the app runs
         new_name = gr.Textbox(label="Name (for create / rename / duplicate)", elem_id="dataset-new-name", scale=3)
         create_btn = gr.Button("Create", elem_id="dataset-create", scale=1)
         rename_btn = gr.Button("Rename", scale=1)
@@ -157,7 +158,7 @@ def build(ctx: UIContext) -> None:
         caps = Path(captions_path.strip()).expanduser() if captions_path and captions_path.strip() else None
         rows: list[list[str]] = []
         with STOPS.job("import") as cancel:
-            for event in import_sources(ctx.workspace, name, sources, captions_dir=caps, cancel=cancel):
+            for event in relay(lambda: import_sources(ctx.workspace, name, sources, captions_dir=caps, cancel=cancel)):
                 if "report" in event.payload:
                     final = event.payload["report"]
                     yield f"✅ {final.summary()}", report_rows(final), gallery_items(ctx, name), None

@@ -41,7 +41,9 @@ def build(ctx: UIContext) -> None:
                           allow_custom_value=False, scale=2)
         refresh = gr.Button("↻ Refresh", size="sm", elem_id="publish-refresh", scale=0)
     account_name = gr.State("you")
-    card_edited = gr.State(False)
+    card_edited = gr.State(False)  # the card in the editor is the run's saved draft
+    card_owner = gr.State(None)  # the run the card in the editor belongs to
+    card_base = gr.State("")  # the card as loaded or saved: anything else in the editor is unsaved typing
     chosen = gr.Markdown("", elem_id="publish-chosen")
     with gr.Accordion("Advanced: publish another adapter file", open=False):
         adapter = gr.Textbox(label="Adapter file (.safetensors) instead of the chosen checkpoint",
@@ -50,6 +52,8 @@ def build(ctx: UIContext) -> None:
         repo = gr.Textbox(label="Repo name (on your account, or owner/name)", elem_id="publish-repo", scale=2)
         visibility = gr.Radio(["Public", "Private"], value="Public", label="Visibility", elem_id="publish-visibility")
     visibility_note = gr.Markdown(PUBLIC_NOTE, elem_id="publish-visibility-note")
+    existing = gr.Checkbox(False, label="Add a new version to an existing repo (one not published from this app)",
+                           elem_id="publish-existing")
     with gr.Row():
         use_runware = gr.Checkbox(True, label="Register on Runware after the upload", elem_id="publish-runware")
         air = gr.Textbox(label="Runware AIR source:id (asked once, remembered; the version is counted for you)",
@@ -77,7 +81,7 @@ def build(ctx: UIContext) -> None:
     versions = gr.Dataframe(headers=publish_overview.VERSION_HEADERS, value=[], interactive=False,
                             elem_id="publish-versions", wrap=True)
 
-    def request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text=None):
+    def request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text=None, into=False):
         from pathlib import Path
 
         from core.publish import PublishRequest
@@ -85,7 +89,8 @@ def build(ctx: UIContext) -> None:
         return PublishRequest(run_id, repo_id=(repo_name or "").strip() or None, private=vis == "Private",
                               adapter=Path(adapter_path.strip()) if adapter_path and adapter_path.strip() else None,
                               samples=[Path(p) for p in (picked or [])][:12], card_text=card_text,
-                              runware=bool(runware_on), air=(air_text or "").strip() or None)
+                              runware=bool(runware_on), air=(air_text or "").strip() or None,
+                              allow_existing=True if into else None)
 
     def account_text(quiet: bool):
         from core import hub
@@ -118,26 +123,41 @@ def build(ctx: UIContext) -> None:
             return "Generated from the run; edit it and press Save draft to keep your text."
         return f"⚠️ {edited}" if edited else ""
 
+    def keep_unsaved(owner, text) -> None:
+        """Typing in the card and then switching run must not lose it: it becomes the old run's draft."""
+        if owner:
+            from core import model_card
+            from core.runs import run_paths
+            from core.workspace import workspace_from
+
+            model_card.save_draft(run_paths(workspace_from(ctx.settings), owner), text, check=False)
+
     @user_errors
-    def load_run(run_id, adapter_path, account_id):
+    def load_run(run_id, adapter_path, account_id, card_text, is_draft, owner, base):
+        typed = bool((card_text or "").strip()) and card_text != base
+        if typed and owner != run_id:
+            keep_unsaved(owner, card_text)
         if not run_id:
             return ("No runs yet: train one in the Train tab.", gr.update(), gr.update(), gr.update(choices=[], value=[]),
-                    [], "", "", "", [], False)
+                    [], "", "", "", [], False, None, "")
         found = publish_overview.overview(ctx.settings, run_id, adapter_path or None)
         choices = [(p.name if p.parent.name in ("grid", "preview") else f"{p.parent.name}/{p.name}", str(p))
                    for p in found.samples]
         picked = [value for _, value in choices[:4]]
-        text, edited = generated_card(run_id, adapter_path, found.repo_name, picked, account_id)
+        card_parts = (gr.update(),) * 4 + (gr.update(),)  # the same run, being typed in: left as it is
+        if not (typed and owner == run_id):
+            text, edited = generated_card(run_id, adapter_path, found.repo_name, picked, account_id)
+            card_parts = (text, _preview(text), card_state_text(edited), edited is True, text)
         return (found.chosen_text(), found.repo_name, found.air, gr.update(choices=choices, value=picked),
-                [str(p) for p in found.samples], text, _preview(text), card_state_text(edited), found.version_rows(),
-                edited is True)
+                [str(p) for p in found.samples], *card_parts[:3], found.version_rows(), card_parts[3], run_id,
+                card_parts[4])
 
-    def regenerate(run_id, adapter_path, repo_name, picked, account_id, edited):
-        """A new repo name or sample choice rewrites the generated card; an edited card is left alone."""
-        if edited or not run_id:
-            return gr.update(), gr.update(), gr.update()
+    def regenerate(run_id, adapter_path, repo_name, picked, account_id, is_draft, card_text, base):
+        """A new repo name or sample choice rewrites the generated card; a draft or typed text is left alone."""
+        if is_draft or card_text != base or not run_id:
+            return gr.update(), gr.update(), gr.update(), gr.update()
         text, state = generated_card(run_id, adapter_path, repo_name, picked, account_id)
-        return text, _preview(text), card_state_text(state)
+        return text, _preview(text), card_state_text(state), text
 
     @user_errors
     def save(run_id, text):
@@ -146,7 +166,7 @@ def build(ctx: UIContext) -> None:
         from core.workspace import workspace_from
 
         model_card.save_draft(run_paths(workspace_from(ctx.settings), run_id, must_exist=True), text)
-        return "✅ Draft saved in the run folder (the previous one is kept in model_card.history/).", True
+        return "✅ Draft saved in the run folder (the previous one is kept in model_card.history/).", True, text
 
     @user_errors
     def reset(run_id, adapter_path, repo_name, picked, account_id):
@@ -161,16 +181,16 @@ def build(ctx: UIContext) -> None:
         repo_id = publishing.full_repo_id(request.repo_id, account_id or "you", paths)
         text = model_card.render(publishing.card_info(paths, repo_id, pick, request.samples))
         return (text, _preview(text), "Generated card (not saved yet: Save draft keeps it, Publish uses it as shown).",
-                False)
+                False, text)
 
     @user_errors
-    def run_publish(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text):
+    def run_publish(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into):
         from core.progress import Cancelled
         from core.publish import publish
 
         if not run_id:
             raise gr.Error("Pick a run first.")
-        request = request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text)
+        request = request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into)
         lines, outcome = [], ""
         with STOPS.job("publish") as cancel:
             try:
@@ -211,30 +231,47 @@ def build(ctx: UIContext) -> None:
         names = publish_overview.runs(ctx.settings)
         return gr.update(choices=names, value=current if current in names else (names[0] if names else None))
 
-    inputs = [run, adapter, account_name]
-    loaded = [chosen, repo, air, samples, gallery, card, preview, card_state, versions, card_edited]
+    inputs = [run, adapter, account_name, card, card_edited, card_owner, card_base]
+    loaded = [chosen, repo, air, samples, gallery, card, preview, card_state, versions, card_edited, card_owner, card_base]
     check.click(check_token, outputs=[account, account_name], api_name="publish_whoami")
     for trigger in (repo.blur, repo.submit, samples.input):
-        trigger(regenerate, inputs=[run, adapter, repo, samples, account_name, card_edited],
-                outputs=[card, preview, card_state])
-    card.input(lambda: True, outputs=card_edited)
+        trigger(regenerate, inputs=[run, adapter, repo, samples, account_name, card_edited, card, card_base],
+                outputs=[card, preview, card_state, card_base])
     run.change(load_run, inputs=inputs, outputs=loaded)
     adapter.submit(load_run, inputs=inputs, outputs=loaded)
     refresh.click(fresh_runs, inputs=run, outputs=run).then(
         load_run, inputs=inputs, outputs=loaded)
     visibility.change(on_visibility, inputs=visibility, outputs=visibility_note)
     card.change(_preview, inputs=card, outputs=preview)
-    save_card.click(save, inputs=[run, card], outputs=[card_state, card_edited])
+    save_card.click(save, inputs=[run, card], outputs=[card_state, card_edited, card_base])
     reset_card.click(reset, inputs=[run, adapter, repo, samples, account_name],
-                     outputs=[card, preview, card_state, card_edited])
-    publish_button.click(run_publish, inputs=[run, adapter, repo, visibility, use_runware, air, samples, card],
+                     outputs=[card, preview, card_state, card_edited, card_base])
+    publish_button.click(run_publish, inputs=[run, adapter, repo, visibility, use_runware, air, samples, card, existing],
                          outputs=[progress, result, versions], api_name="publish", concurrency_limit=1)
     stop_button.click(lambda: STOPS.stop("publish") and None, api_name="publish_stop")
 
+    def on_tab(run_id, adapter_path, evt: gr.SelectData):
+        """Coming back to Publish (after choosing a checkpoint): refresh what is chosen; the card is left alone."""
+        if evt.value != "Publish" or not run_id:
+            return gr.update(), gr.update()
+        found = publish_overview.overview(ctx.settings, run_id, adapter_path or None)
+        return found.chosen_text(), found.version_rows()
+
+    if ctx.tabs is not None:
+        ctx.tabs.select(on_tab, inputs=[run, adapter], outputs=[chosen, versions])
+
+    def on_chosen(run_id, adapter_path):
+        """A checkpoint was chosen in the Checkpoints tab: show it here at once."""
+        if not run_id:
+            return gr.update()
+        return publish_overview.overview(ctx.settings, run_id, adapter_path or None).chosen_text()
+
+    if ctx.shared.get("chosen") is not None:
+        ctx.shared["chosen"].change(on_chosen, inputs=[run, adapter], outputs=chosen)
     if ctx.blocks is not None:
         ctx.blocks.load(fresh_runs, inputs=run, outputs=run).then(
             lambda: account_text(quiet=True), outputs=[account, account_name]).then(load_run, inputs=inputs, outputs=loaded)
     shared_run = ctx.shared.get("run")
     if shared_run is not None and shared_run is not run:
-        shared_run.change(lambda value: gr.update(choices=publish_overview.runs(ctx.settings), value=value),
-                          inputs=shared_run, outputs=run)
+        shared_run.change(lambda value: gr.update(choices=publish_overview.runs(ctx.settings), value=value)
+                          if value else gr.update(), inputs=shared_run, outputs=run)

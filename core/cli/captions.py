@@ -73,7 +73,7 @@ def run_auto(context: Context) -> Outcome:
     dataset = _dataset(context)
     options = CaptionOptions(model=args.model or DEFAULT_MODEL, task=args.task, policy=args.existing,
                              trigger=args.trigger if args.trigger is not None else dataset.trigger, device=args.device,
-                             max_new_tokens=args.max_new_tokens, num_beams=args.beams)
+                             max_new_tokens=args.max_new_tokens, num_beams=args.beams, endpoint=context.settings.hf_endpoint)
     result = None
     for event in auto_caption(context.workspace, dataset.name, options):
         if "result" in event.payload:

@@ -58,6 +58,7 @@ class FakeHub:
         self.lock = threading.RLock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, address: None  # a client that gave up (timeouts) is expected
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     # --- lifecycle and test knobs ---
@@ -166,6 +167,18 @@ class FakeHub:
                      "private": repo["private"], "gated": False, "disabled": False, "downloads": 0, "likes": 0,
                      "tags": [], "siblings": siblings}
 
+    def tree(self, request, match):
+        """The file list snapshot_download asks for (dataset room: model downloads with progress)."""
+        repo = self._repo(match.group(1), self._user(request))
+        commit = self._commit(repo, match.group(2))
+        entries = []
+        for path, entry in sorted(commit["files"].items()):
+            item = {"type": "file", "path": path, "size": entry["size"], "oid": entry["blob_id"]}
+            if entry["lfs"]:
+                item["lfs"] = {"oid": entry["sha256"], "size": entry["size"], "pointerSize": 130}
+            entries.append(item)
+        return 200, entries
+
     def preupload(self, request, match):
         repo = self._repo(match.group(1), self._user(request, required=True, write=True), write=True)
         head = self._commit(repo, match.group(2))
@@ -256,6 +269,7 @@ class FakeHub:
         ("POST", r"/api/validate-yaml", lambda self, r, m: (200, {"errors": [], "warnings": []})),
         ("POST", r"/api/repos/create", create_repo),
         ("GET", r"/api/models/([^/]+/[^/]+?)(?:/revision/([^/]+))?", repo_info),
+        ("GET", r"/api/models/([^/]+/[^/]+)/tree/([^/]+)(?:/.*)?", tree),
         ("POST", r"/api/models/([^/]+/[^/]+)/preupload/([^/]+)", preupload),
         ("POST", r"/api/models/([^/]+/[^/]+)/commit/([^/]+)", commit),
         ("POST", r"/([^/]+/[^/]+)\.git/info/lfs/objects/batch", lfs_batch),
