@@ -150,6 +150,7 @@ def walk(walk_app, page, tmp_path):
 
     # 4. Checkpoints: the list, a tiny grid (base + two checkpoints), choose one.
     page.get_by_role("tab", name="Checkpoints").click()
+    page.locator("#ckpt-refresh").click()  # the table was filled when the run was picked, before it had checkpoints
     page.locator("#ckpt-table").get_by_text("12", exact=True).first.wait_for(timeout=30_000)
     field(page, "grid-prompts").fill("{trigger}, portrait")
     field(page, "grid-strengths").fill("1.0")

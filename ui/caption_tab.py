@@ -264,6 +264,8 @@ def build(ctx: UIContext) -> None:
     # --- counts and filter ---
     @user_errors
     def count(name, mode):
+        if not name:
+            return []  # no dataset yet (a new workspace): nothing to count, no error toast
         dataset = _dataset(ctx, name)
         return [[w, n] for w, n in captions.word_counts(dataset, tags=(mode == "comma tags"))[:300]]
 
