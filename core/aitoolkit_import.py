@@ -216,3 +216,13 @@ def import_yaml(text: str, config: dict, form: TrainForm, image_count: int | Non
     out.form = form_from_config(out.config, form.dataset, form.trigger, form.preview_prompts)
     out.form.model = form.model
     return out
+
+
+def import_file(path, config: dict, form: TrainForm, image_count: int | None = None) -> Imported:
+    from pathlib import Path
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise AiToolkitImportError(f"{Path(path).name} cannot be read as text.", "Pick the ai-toolkit .yaml file itself.") from None
+    return import_yaml(text, config, form, image_count)

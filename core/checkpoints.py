@@ -239,3 +239,13 @@ def read_chosen(paths: RunPaths) -> Chosen | None:
     return Chosen(run_id=data.get("run_id", paths.run_id), step=int(data["step"]), strength=float(data["strength"]),
                   adapter_path=Path(data["adapter_path"]), sha256=data["sha256"], trigger=data.get("trigger"),
                   chosen_at=float(data.get("chosen_at", 0)))
+
+
+def exported_adapters(workspace) -> list[Path]:
+    """Every adapter exported from any run of the workspace, newest first (for Local Generate's LoRA list)."""
+    found = []
+    for run_id in workspace.list_runs():
+        folder = workspace.runs_dir / run_id / "adapters"
+        if folder.is_dir():
+            found.extend(p for p in folder.glob("*.safetensors") if p.is_file())
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)

@@ -159,11 +159,10 @@ def generate_many(settings: Settings, requests: list[CloudRequest], *, out_dir: 
     for request in requests:
         request.check()
     target = Path(out_dir) if out_dir else default_out_dir(settings)
-    limit = asyncio.Semaphore  # created on the loop thread below
     budget = max(request.timeout for request in requests) * (len(requests) / max(1, concurrency) + 1) + 30
 
     async def work(client, emit):
-        gate = limit(max(1, int(concurrency)))
+        gate = asyncio.Semaphore(max(1, int(concurrency)))  # made on the SDK's loop thread
 
         async def one(index: int, request: CloudRequest) -> None:
             async with gate:

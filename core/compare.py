@@ -136,7 +136,8 @@ def run_grid(workspace, spec: GridSpec, cancel: Cancellation | None = None, sett
     if spec.include_base:
         plan.append((BASE_ROW, None, None, None))
     total = planned_cells(spec)
-    yield Progress(0, total, f"Preparing {len(wanted)} checkpoint adapters")
+    rows = ([BASE_ROW] if spec.include_base else []) + [str(s) for s in wanted]
+    yield Progress(0, total, f"Preparing {len(wanted)} checkpoint adapters", {"spec": asdict(spec), "rows": rows})
     for step in wanted:
         adapter = checkpoints.extracted_adapter(paths, step)
         from core.adapters import sha256
@@ -169,7 +170,6 @@ def run_grid(workspace, spec: GridSpec, cancel: Cancellation | None = None, sett
                     done += 1
                     label = "base model" if row == BASE_ROW else f"step {row} at {strength}"
                     yield Progress(done, total, f"{label}, prompt {prompt_index + 1}, seed {seed}{' (cached)' if cached else ''}", {"cell": cell})
-    rows = ([BASE_ROW] if spec.include_base else []) + [str(s) for s in wanted]
     grid = Grid(spec=spec, rows=rows, cells=cells)
     storage.write_json(paths.compare_dir / "grid.json", grid.to_dict())
     yield Progress(total, total, f"Grid complete: {len(cells)} cells", {"grid": grid})

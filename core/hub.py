@@ -74,6 +74,16 @@ def repo_url(settings: Settings, repo_id: str) -> str:
 _client_ready = False
 
 
+def set_timeouts(**seconds: float) -> None:
+    """Change the bounds of every Hub request (connect, read, write, pool); applies to the next request."""
+    global _client_ready
+    unknown = set(seconds) - set(TIMEOUTS)
+    if unknown:
+        raise ValueError(f"unknown timeouts: {sorted(unknown)}")
+    TIMEOUTS.update(seconds)
+    _client_ready = False
+
+
 def _api(settings: Settings):
     global _client_ready
     import huggingface_hub
@@ -115,7 +125,7 @@ def explain(error: Exception, action: str, repo_id: str = "") -> HubError:
                         "Check the repo name, or let publishing create it.", status)
     if status == 409:
         return HubError(f"The repo name{where} is already taken on your account.",
-                        "Pick another repo name, or tick 'Add a new version to an existing repo'.", status)
+                        "Pick another repo name, or tick 'Add a new version to an existing repo' (CLI: --existing).", status)
     if status == 412:
         return HubError(f"Someone committed to{where} while this version was being prepared.",
                         "Publish again: the new commit will build on the latest one.", status)

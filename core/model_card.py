@@ -22,8 +22,8 @@ from core.runs import RunPaths
 BASE_MODEL = "black-forest-labs/FLUX.2-klein-base-4B"
 LICENSE = "apache-2.0"
 TAGS = ("text-to-image", "diffusers", "lora", "flux2-klein", "template:sd-lora", "mflux")
-SHOWN_SETTINGS = ("steps", "epochs", "batch_size", "learning_rate", "lora_rank", "rank", "resolution", "seed",
-                  "guidance", "optimizer", "num_images", "max_resolution")
+SHOWN_SETTINGS = ("steps", "num_epochs", "epochs", "batch_size", "learning_rate", "optimizer", "lora_rank", "rank",
+                  "resolution", "max_resolution", "seed", "guidance")
 
 
 class ModelCardError(AppError):
@@ -71,6 +71,7 @@ def render(info: CardInfo) -> str:
         + (f"; checkpoint at step {info.step})." if info.step is not None else ")."), "",
         "## Use with mflux", "",
         "```bash",
+        f"hf download {info.repo_id} {ADAPTER_NAME} --local-dir .",
         f"mflux-generate-flux2 --model flux2-klein-base-4b --lora-paths {ADAPTER_NAME} --lora-scales {strength} \\",
         f"  --prompt \"{trigger + ', ' if trigger else ''}a portrait\" --steps 50 --seed 42",
         "```", "",
@@ -168,8 +169,9 @@ def retarget(text: str, repo_id: str, sample_prompts: list[str], trigger: str = 
     """The card fitted to what is published: the repo id in the usage code and the widget list of the samples.
 
     A draft written for another repo name or another set of samples keeps every word the person wrote; only
-    `load_lora_weights("<repo>"` and the front matter's `widget:` block are rewritten."""
+    `load_lora_weights("<repo>"`, `hf download <repo> ` and the front matter's `widget:` block are rewritten."""
     text = re.sub(r'(load_lora_weights\(\s*")[^"]*(")', lambda m: m.group(1) + repo_id + m.group(2), text)
+    text = re.sub(r"(hf download )[A-Za-z0-9._-]+/[A-Za-z0-9._-]+( )", lambda m: m.group(1) + repo_id + m.group(2), text)
     match = re.match(r"^---\r?\n(.*?)\r?\n---", text, re.S)
     if not match:
         return text

@@ -76,7 +76,8 @@ def lora_air_from_publish(paths: RunPaths) -> str | None:
         if isinstance(node, dict):
             air = node.get("air")
             if isinstance(air, str) and AIR_RE.match(air):
-                found.append((str(node.get("status", "ready")) == "ready", air))
+                status = node.get("runware_status") or node.get("status") or "ready"
+                found.append((str(status) == "ready", air))
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -269,9 +270,26 @@ def _cache_key(spec: dict[str, Any]) -> str:
 
 
 def _cached_local(workspace: Workspace, paths: RunPaths, spec: dict[str, Any]) -> Path | None:
-    """A local image made earlier with exactly these settings (by the Playground), if it still exists."""
+    """A local image made earlier with exactly these settings: by the Playground, or in Local Generate's
+    history (same prompt, model, seed, size, steps, guidance, adapter file and strength)."""
     path = paths.root / "playground" / "local-cache" / f"{_cache_key(spec)}.png"
-    return path if path.is_file() else None
+    if path.is_file():
+        return path
+    try:
+        from core.generation import history
+    except ImportError:
+        return None
+    want = (spec["prompt"], spec["model"], spec["seed"], spec["width"], spec["height"], spec["steps"],
+            None if spec["guidance"] is None else float(spec["guidance"]),
+            [(str(Path(p)), float(s)) for p, s in spec["loras"]], None)
+    for image in history(workspace, limit=300):
+        made = image.settings or {}
+        have = (made.get("prompt"), made.get("model"), made.get("seed"), made.get("width"), made.get("height"),
+                made.get("steps"), made.get("guidance"),
+                [(item.get("path"), item.get("strength")) for item in made.get("loras") or []], made.get("quantize"))
+        if have == want and image.path.is_file():
+            return _remember_local(paths, spec, image.path)
+    return None
 
 
 def _remember_local(paths: RunPaths, spec: dict[str, Any], image: Path) -> Path:

@@ -87,11 +87,31 @@ class Publication:
             if leaked:
                 raise PublicationError(f"{item.path} contains your {leaked}; it was not uploaded.",
                                        "Remove it from the model card or config and publish again.")
-        self.adapter  # noqa: B018  (raises when missing)
+        adapter_metadata(self.adapter.data)
         return self
 
     def summary(self) -> list[dict]:
         return [{"path": f.path, "bytes": f.size, "sha256": f.sha256} for f in self.files]
+
+
+def adapter_metadata(data: bytes) -> dict:
+    """The adapter's safetensors metadata; refuses a file that is not safetensors or whose metadata names a local place."""
+    import struct
+
+    try:
+        (length,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + length]) if 0 < length <= len(data) - 8 else None
+    except (struct.error, ValueError):
+        header = None
+    if not isinstance(header, dict):
+        raise PublicationError("The adapter file is not a safetensors file.",
+                               "Export the chosen checkpoint again in the Checkpoints tab.")
+    metadata = header.get("__metadata__") or {}
+    for key, value in metadata.items():
+        if _LOCAL_PATH.search(str(value)):
+            raise PublicationError(f"The adapter's metadata '{key}' names a folder on this computer; it was not uploaded.",
+                                   "Export the checkpoint again with the Checkpoints tab, which writes clean metadata.")
+    return metadata
 
 
 def is_allowed(path: str) -> bool:

@@ -48,7 +48,9 @@ class PublishRequest:
     run_id: str
     repo_id: str | None = None  # "name" or "owner/name"; default from the run
     private: bool = False
-    allow_existing: bool = True  # publish a new version into an existing repo of the account
+    # Publish into a repo that already exists: True yes, False never, None only when this workspace published
+    # there before (so a repo of another character is never overwritten by a typo).
+    allow_existing: bool | None = None
     adapter: Path | None = None  # instead of the chosen checkpoint (tests, CLI --adapter)
     step: int | None = None  # choose this checkpoint first (the Checkpoints tab's "choose", from the CLI)
     strength: float | None = None
@@ -154,6 +156,12 @@ def card_info(paths: RunPaths, repo_id: str, pick: Chosen, samples: list[Path]) 
     flat = {}
     for key, value in publication.public_config(config).items():
         flat.update(value if isinstance(value, dict) else {key: value})
+    optimizer = config.get("optimizer")
+    if isinstance(optimizer, dict) and optimizer.get("name"):
+        flat["optimizer"] = optimizer["name"]
+    targets = (config.get("lora_layers") or {}).get("targets") if isinstance(config.get("lora_layers"), dict) else None
+    if targets and isinstance(targets[0], dict) and "rank" in targets[0]:
+        flat["rank"] = targets[0]["rank"]
     return model_card.CardInfo(repo_id=repo_id, trigger=pick.trigger, strength=pick.strength, step=pick.step,
                                sample_prompts=[sample_prompt(s, pick.trigger) for s in samples], settings=flat)
 
@@ -184,6 +192,15 @@ def _version_entry(paths: RunPaths, repo_id: str, sha256: str) -> dict:
         if entry.get("repo_id") == repo_id and entry.get("sha256") == sha256:
             return entry
     return {"id": f"{repo_id}@{sha256[:12]}", "repo_id": repo_id, "sha256": sha256, "started": _now()}
+
+
+def known_repo(workspace: Workspace, repo_id: str) -> bool:
+    """Whether any run of this workspace has published to `repo_id` (a new version there is expected)."""
+    for record_path in workspace.runs_dir.glob("*/publish.json"):
+        record = storage.read_json(record_path, default={}) or {}
+        if any(v.get("repo_id") == repo_id for v in record.get("versions") or []):
+            return True
+    return False
 
 
 def _runware_memory(workspace: Workspace) -> Path:
@@ -251,11 +268,16 @@ def publish(settings: Settings, request: PublishRequest, cancel: Cancellation | 
     cancel.check()
 
     try:
-        repo = hub.ensure_repo(settings, repo_id, private=request.private, allow_existing=request.allow_existing)
-        entry.update(private=repo.private, repo_url=repo.url)
+        allow = request.allow_existing if request.allow_existing is not None else known_repo(workspace, repo_id)
+        repo = hub.ensure_repo(settings, repo_id, private=request.private, allow_existing=allow)
+        entry.update(private=repo.private, repo_url=repo.url, hub_status=entry.get("hub_status") or "repo ready")
+        _save_version(paths, entry)  # from now on this repo is ours: a retry after a crash may add to it
         yield Progress(3, STAGES, f"{'Created' if repo.created else 'Using'} the {'private' if repo.private else 'public'} "
                        f"repo {repo_id}.", {"stage": "repo", "repo_id": repo_id, "private": repo.private})
         cancel.check()
+        size = sum(f.size for f in files.files) / 1e6
+        yield Progress(3, STAGES, f"Uploading to {repo_id} ({size:.1f} MB; files already on the Hub are skipped)…",
+                       {"stage": "upload", "megabytes": round(size, 2)})
         done = hub.commit_version(settings, repo_id, files, _commit_message(pick, entry))
     except AppError as error:
         entry.update(hub_status="failed", error=str(error), finished=_now())
@@ -324,6 +346,12 @@ def register_latest(settings: Settings, run_id: str, air: str | None, repo_id: s
     entry["finished"] = _now()
     _save_version(paths, entry)
     yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done", "version": entry})
+
+
+def ready_air(paths: RunPaths) -> str | None:
+    """The AIR of the run's newest version that Runware reported ready (for the Playground), or None."""
+    ready = [v["air"] for v in read_record(paths)["versions"] if v.get("air") and v.get("runware_status") == "ready"]
+    return ready[-1] if ready else None
 
 
 def status(settings: Settings, run_id: str) -> dict:

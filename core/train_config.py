@@ -316,29 +316,30 @@ def dataset_images(images_dir: Path) -> list[Path]:
 
 
 def dataset_readiness(workspace: Workspace, name: str, trigger: str | None = None, resolution: int | None = None) -> Readiness:
-    """The Dataset tab's pre-flight check, seen from training: its errors block, its warnings do not."""
+    """The dataset room's pre-flight check (core.preflight), folded into errors and warnings for the Train tab."""
     if not name:
         return Readiness(0, 0, errors=["No dataset is chosen. Pick one in the Dataset field (or create one in the Dataset tab)."])
-    images_dir = workspace.dataset_images_dir(name)
-    if not images_dir.is_dir():
-        return Readiness(0, 0, errors=[f"There is no dataset named '{name}' (no folder {images_dir}). Create it in the Dataset tab."])
-    if not dataset_images(images_dir):
-        return Readiness(0, 0, errors=[f"Dataset '{name}' has no images (png, jpg, jpeg, webp). Add images in the Dataset tab."])
+    if not workspace.dataset_images_dir(name).is_dir():
+        return Readiness(0, 0, errors=[f"There is no dataset named '{name}'. Create it in the Dataset tab."])
     from core import preflight
 
-    result = preflight.check(workspace, name, trigger=trigger or None, resolution=resolution)
+    result = preflight.check(workspace, name, trigger=trigger or "", resolution=resolution)
     captioned = sum(1 for row in result.rows if row.caption.strip())
     return Readiness(
         images=result.image_count,
         captioned=captioned,
-        errors=[finding.message for finding in result.errors],
-        warnings=[finding.message for finding in result.warnings],
+        errors=_grouped(result.errors),
+        warnings=_grouped(result.warnings),
     )
 
 
-def _few(names: list[str], limit: int = 3) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+def _grouped(findings) -> list[str]:
+    """One line per kind of finding (the first one's sentence), so forty uncaptioned images are one line here;
+    the Dataset tab's pre-flight table lists them one by one."""
+    by_code: dict[str, list] = {}
+    for finding in findings:
+        by_code.setdefault(finding.code, []).append(finding)
+    return [group[0].message + (f" (and {len(group) - 1} more like it)" if len(group) > 1 else "") for group in by_code.values()]
 
 
 def compose(

@@ -134,3 +134,27 @@ def estimate(config: dict, image_count: int, model_key: str, backend: str, histo
         checkpoint_bytes=size * count,
         basis=basis,
     )
+
+
+def memory_pressure() -> str | None:
+    """A short line on memory right now: macOS's pressure level (unified memory), elsewhere the share available."""
+    import subprocess
+    import sys
+
+    if sys.platform == "darwin":
+        try:
+            out = subprocess.run(["sysctl", "-n", "kern.memorystatus_vm_pressure_level"], capture_output=True, text=True, timeout=2)
+            level = int(out.stdout.strip())
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return None
+        return {1: "memory pressure: normal", 2: "memory pressure: WARNING (close other apps)",
+                4: "memory pressure: CRITICAL (training may fail; pick a smaller memory preset)"}.get(level)
+    try:
+        info = {}
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                key, value = line.split(":", 1)
+                info[key] = int(value.split()[0])
+        return f"memory: {100 * info['MemAvailable'] / info['MemTotal']:.0f}% available"
+    except (OSError, KeyError, ValueError, ZeroDivisionError):
+        return None

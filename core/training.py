@@ -305,3 +305,9 @@ def load_run_config(workspace: Workspace, run_id: str) -> tuple[dict, train_conf
     form.model = record.get("model") or form.model
     config.setdefault("checkpoint", {})["output_path"] = train_config.PLACEHOLDER
     return config, form
+
+
+def train_json_of(workspace: Workspace, run_id: str) -> dict | None:
+    """The exact train.json a run was started with (None when missing or unreadable)."""
+    config = storage.read_json(run_paths(workspace, run_id, must_exist=True).train_json)
+    return config if isinstance(config, dict) else None

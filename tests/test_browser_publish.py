@@ -132,3 +132,33 @@ def test_a_public_repo_is_registered_on_runware_with_its_stages_shown(publish_ap
     expect(page.locator("#publish-versions")).to_contain_text("story:mira@1")
     assert RUNWARE_KEY not in page.content()
     screenshot(page, "publish-tab-runware")
+
+
+def test_stop_during_the_runware_wait_then_publish_again_finishes(publish_app, page):
+    url, hub, adapter, runware = publish_app
+    page.goto(url)
+    page.get_by_role("tab", name="Publish").click()
+    page.get_by_text("Advanced: publish another adapter file").click()
+    field = page.locator("#publish-adapter textarea, #publish-adapter input").first
+    field.fill(str(adapter))
+    field.press("Enter")
+    page.locator("#publish-chosen").get_by_text("exported adapter", exact=False).wait_for(timeout=20_000)
+    page.locator("#publish-repo input, #publish-repo textarea").first.fill("mira-stop")
+    page.locator("#publish-air input, #publish-air textarea").first.fill("story:stop")
+    runware.stage_delay = 2.0
+    try:
+        page.locator("#publish-button").click()
+        try:
+            page.locator("#publish-progress").get_by_text("Runware: validated", exact=False).wait_for(timeout=120_000)
+        except Exception:
+            screenshot(page, "debug-stop")
+            raise
+        page.locator("#publish-stop").click()
+        page.locator("#publish-progress").get_by_text("Stopped.", exact=False).wait_for(timeout=30_000)
+    finally:
+        runware.stage_delay = 0.01
+    expect(page.locator("#publish-versions")).to_contain_text("pending")
+    page.locator("#publish-button").click()
+    page.locator("#publish-result").get_by_text("Runware AIR", exact=False).wait_for(timeout=60_000)
+    assert "story:stop@1" in page.locator("#publish-result").inner_text()
+    assert hub.commit_count("alice/mira-stop") == 2

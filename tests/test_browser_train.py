@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import training
+from core import train_config, training
 from core.workspace import Workspace
 from tests.support.browser import screenshot
 from tests.support.images import write_mflux_dataset
@@ -53,3 +53,37 @@ def test_start_shows_live_progress_and_stop_saves(app_url, app_workspace, page):
     run = training.list_runs(workspace)[0]
     assert run.status == "stopped" and run.checkpoints and run.checkpoints[-1] == run.step < 100
     assert f"step {run.step}/100" in text
+
+
+def test_raw_json_and_form_stay_in_sync_and_aitoolkit_yaml_imports(app_url, app_workspace, page, tmp_path):
+    from tests.test_train_config import AITOOLKIT_YAML
+
+    page.goto(app_url)
+    page.get_by_role("tab", name="Train").click()
+    page.wait_for_function("document.querySelector('#train-rank input') && document.querySelector('#train-rank input').value !== ''",
+                           timeout=30_000)
+    page.get_by_text("Raw train.json").click()
+    seed = page.locator("#train-seed input")
+    seed.fill("7")
+    seed.press("Tab")
+    page.wait_for_function("document.querySelector('#train-raw-json .cm-content').innerText.includes('\"seed\": 7')", timeout=20_000)
+    # Paste a whole train.json into the editor: the form follows.
+    config, form = train_config.compose(Workspace(app_workspace), "", "", ["goal-quick-test"], memory_gb=48)
+    config = train_config.apply_form(config, form)
+    config["checkpoint"]["save_frequency"] = 123
+    page.locator("#train-raw-json .cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(train_config.to_json(config))
+    page.wait_for_function("document.querySelector('#train-save-every input').value === '123'", timeout=20_000)
+    assert page.locator("#train-rank input").input_value() == "8"  # the pasted JSON's targets
+
+    yaml_path = tmp_path / "mira_flux_lora.yaml"
+    yaml_path.write_text(AITOOLKIT_YAML, encoding="utf-8")
+    page.get_by_text("Import an ai-toolkit config").click()
+    page.locator("#train-aitoolkit-file input[type=file]").set_input_files(str(yaml_path))
+    report = page.locator("#train-import-report")
+    report.get_by_text("Carried over").wait_for(timeout=30_000)
+    assert "No equivalent here" in report.inner_text() and "EMA" in report.inner_text()
+    page.wait_for_function("document.querySelector('#train-rank input').value === '32'", timeout=20_000)
+    assert page.locator("#train-trigger textarea, #train-trigger input").first.input_value() == "m1ra"
+    screenshot(page, "train-import")

@@ -108,3 +108,14 @@ def test_batch_runs_concurrently_and_isolates_failures(runware_settings, fake_ru
     assert failed == {"b [nocredit]": "no_credit", "d [slow]": "timeout", "e [size]": "invalid_size"}
     assert all(len(o) == 1 for o in outcomes.values() if not isinstance(o, RunwareError))
     assert fake_runware.max_concurrent == 4
+
+
+def test_unreachable_server_is_one_sentence(runware_settings, tmp_path):
+    from dataclasses import replace
+
+    from tests.support.env import free_port
+
+    settings = replace(runware_settings, runware_ws_url=f"ws://127.0.0.1:{free_port()}")
+    with pytest.raises(RunwareError) as caught:
+        generate(settings, CloudRequest("x", width=128, height=128), out_dir=tmp_path)
+    assert caught.value.kind == "unreachable" and "RUNWARE_WS_URL" in caught.value.todo

@@ -11,7 +11,7 @@ from core import checkpoints, playground, runware
 from core.playground_report import list_reports, load_report
 from core.storage import write_json
 
-PROMPTS = ["{trigger}, a portrait", "{trigger} in the rain [nocredit]", "{trigger}, walking [size]"]
+PROMPTS = ["{trigger}, a portrait", "{trigger} in the rain [nocredit]"]
 
 
 @pytest.fixture()
@@ -21,13 +21,13 @@ def published_run(run_copy, workspace, runware_settings, fake_runware):
     url = fake_runware.host_file("adapter.safetensors", chosen.adapter_path.read_bytes())
     registration = runware.register(runware_settings, url=url, sha256=chosen.sha256, air="story:mira@1",
                                     name="Mira", version="1", trigger_words="mira", default_weight=0.8)
-    write_json(run_copy.publish_json, {"versions": [{"version": 1, "runware": registration.to_dict()}]})
+    write_json(run_copy.publish_json, {"versions": [{"id": "alice/mira@1", "repo_id": "alice/mira", "air": registration.air, "runware_status": "ready"}]})
     return run_copy
 
 
 def test_pairs_fill_in_with_scores_and_failures_stay_per_item(published_run, runware_settings, fake_runware,
                                                                likeness_model_dir):
-    fake_runware.prompt_faults = {"[nocredit]": "no_credit", "[size]": "invalid_size"}
+    fake_runware.prompt_faults = {"[nocredit]": "no_credit"}
     events = []
     runner = playground.compare_stages(runware_settings, published_run.run_id, prompts=PROMPTS, width=128,
                                        height=128, seed=5, concurrency=2)
@@ -38,28 +38,30 @@ def test_pairs_fill_in_with_scores_and_failures_stay_per_item(published_run, run
             report = done.value
             break
     assert report.status == "completed"
-    first, no_credit, bad_size = report.pairs
+    first, no_credit = report.pairs
     assert first.prompt == "mira, a portrait" and first.local_image and first.cloud_image
     assert first.ssim is not None and -1 <= first.ssim <= 1 and first.cost == pytest.approx(0.0019)
     assert -1 <= first.likeness_local <= 1 and -1 <= first.likeness_cloud <= 1
     assert no_credit.likeness_local is not None and no_credit.likeness_cloud is None
     assert "no credit" in no_credit.cloud_error and no_credit.local_image  # the local side still ran
-    assert "image size" in bad_size.cloud_error and bad_size.local_image
     assert report.settings["lora_air"] == "story:mira@1" and report.settings["strength"] == 0.8
     sent = fake_runware.tasks("imageInference")
     assert {t["lora"][0]["model"] for t in sent} == {"story:mira@1"} and {t["seed"] for t in sent} == {5}
     assert {(t["steps"], t["CFGScale"]) for t in sent} == {(2, 4.0)}  # the local model's defaults, on both sides
     pair_events = [e for e in events if "pair" in e.payload]
-    assert len(pair_events) == 6 and events[-1].step == events[-1].total
+    assert len(pair_events) == 4 and events[-1].step == events[-1].total
     # Saved and reopened
     data = json.loads((report.folder / "report.json").read_text())
-    assert data["counts"] == {"prompts": 3, "runware_done": 1, "runware_failed": 2, "local_done": 3, "local_failed": 0}
+    assert data["counts"] == {"prompts": 2, "runware_done": 1, "runware_failed": 1, "local_done": 2, "local_failed": 0}
     html = (report.folder / "report.html").read_text()
     assert "00-local.png" in html and "00-runware.png" in html and "samplers" in html
     again = load_report(report.folder)
     assert [p.to_dict() for p in again.pairs] == [p.to_dict() for p in report.pairs]
     assert [r.name for r in list_reports(published_run)] == [report.name]
-    # A second comparison reuses the local images (same settings) instead of rendering again
+    # A second comparison reuses the local image (same settings) from Local Generate's history
+    import shutil
+
+    shutil.rmtree(published_run.root / "playground" / "local-cache")
     second = playground.compare(runware_settings, published_run.run_id, prompts=PROMPTS[:1], width=128, height=128,
                                 seed=5)
     assert second.pairs[0].local_cached and second.pairs[0].local_image
@@ -79,3 +81,45 @@ def test_prompts_file_formats(tmp_path):
     assert all("{trigger}" in p for p in playground.load_prompts())
     assert playground.with_trigger("{trigger}, a portrait", "mira") == "mira, a portrait"
     assert playground.with_trigger("{trigger}, a portrait", "") == "a portrait"
+
+
+def test_stop_keeps_a_readable_report(workspace, runware_settings, fake_runware):
+    from core.progress import Cancellation
+    from core.runs import run_paths
+
+    paths = run_paths(workspace, "20261127-040000-mira")
+    paths.write_record({"run_id": paths.run_id, "dataset": "mira", "model": "selftest", "trigger": "mira"})
+    write_json(paths.publish_json, {"versions": [{"id": "alice/mira@1", "repo_id": "alice/mira", "air": "story:gone@1", "runware_status": "ready"}]})
+    runware.register(runware_settings, url=fake_runware.host_file("g", b"g"), air="story:gone@1", name="G",
+                     version="1", trigger_words="", default_weight=1, sha256=__import__("hashlib").sha256(b"g").hexdigest())
+    fake_runware.image_delay = 0.5
+    cancel = Cancellation()
+    runner = playground.compare_stages(runware_settings, paths.run_id, prompts=[f"p{i}" for i in range(6)],
+                                       width=128, height=128, concurrency=2, local=False, cancel=cancel)
+    events = []
+    while True:
+        try:
+            events.append(next(runner))
+        except StopIteration as done:
+            report = done.value
+            break
+        if any("pair" in e.payload for e in events):
+            cancel.request()
+    assert report.status == "stopped"
+    saved = load_report(report.folder)
+    assert saved.status == "stopped" and 1 <= saved.counts()["runware_done"] < 6
+    assert fake_runware.max_concurrent <= 2
+
+
+def test_air_comes_from_the_publish_record_preferring_ready_versions(workspace):
+    from core.runs import run_paths
+
+    paths = run_paths(workspace, "20261127-050000-mira")
+    paths.root.mkdir(parents=True)
+    assert playground.lora_air_from_publish(paths) is None
+    write_json(paths.publish_json, {"versions": [
+        {"air": "me:mira@1", "runware_status": "ready"}, {"air": "me:mira@2", "runware_status": "failed"}]})
+    assert playground.lora_air_from_publish(paths) == "me:mira@1"
+    write_json(paths.publish_json, {"versions": [
+        {"air": "me:mira@1", "runware_status": "ready"}, {"air": "me:mira@2", "runware_status": "ready"}]})
+    assert playground.lora_air_from_publish(paths) == "me:mira@2"

@@ -44,6 +44,9 @@ def test_the_chosen_checkpoint_goes_to_the_hub_and_runware(run_copy, workspace, 
     config = json.loads(hub.files(version["repo_id"])["training_config.json"])
     assert "model_path" not in config and "data" not in config and str(workspace.root) not in json.dumps(config)
     assert config["lora_layers"]["targets"][0]["rank"] == 4
+    readme = hub.files(version["repo_id"])["README.md"].decode()
+    for row in ("| rank | 4 |", "| optimizer | AdamW |", "| num_epochs | 1 |", "| seed | 42 |"):
+        assert row in readme
 
 
 def test_cli_publish_hf_with_step_chooses_then_publishes(run_copy, workspace, workspace_dir, cache_dir, hub):

@@ -50,3 +50,18 @@ def test_publish_runware_without_a_hub_version_says_to_publish_first(workspace, 
     code, data, _ = run_cli(["publish", "runware", "20261127-mira", "--air", "mysource:mira"], env)
     assert code == 1 and data["error"] == ("Run 20261127-mira has no version on the Hub yet. "
                                            "Publish it to the Hub first (publish hf).")
+
+
+def test_publish_all_registers_on_runware_and_publish_runware_reuses_the_remembered_air(
+        workspace, workspace_dir, cache_dir, hub, fake_runware):
+    _, adapter, _ = make_run(workspace)
+    env = cli_env(workspace_dir, cache_dir, HF_TOKEN=HF_TOKEN, HF_ENDPOINT=hub.url,
+                  RUNWARE_API_KEY=fake_runware.api_key, RUNWARE_WS_URL=fake_runware.url)
+    code, data, stderr = run_cli(["publish", "all", "20261127-mira", "--adapter", str(adapter), "--air", "story:mira"],
+                                 env)
+    assert code == 0, (data, stderr)
+    assert data["version"]["air"] == "story:mira@1" and data["version"]["runware_status"] == "ready"
+    code, again, _ = run_cli(["publish", "runware", "20261127-mira"], env)
+    assert code == 0 and again["version"]["air"] == "story:mira@1"
+    assert again["message"].startswith("Published to alice/mira-flux2-klein-lora") and "is ready" in again["message"]
+    assert len(fake_runware.tasks("modelUpload")) == 1  # already ready: not sent again

@@ -94,7 +94,8 @@ def test_rerun_with_unchanged_files_makes_no_commit_and_an_edited_card_makes_one
     assert third["commit"] != first["commit"] and "My own words." in files["README.md"].decode()
     assert "samples/02.png" not in files  # the version's samples replace the previous ones
     readme = files["README.md"].decode()
-    assert f'load_lora_weights("{third["repo_id"]}"' in readme  # the draft was written for "alice/..." by default
+    assert f'load_lora_weights("{third["repo_id"]}"' in readme  # the draft was written for "someone/..."
+    assert f"hf download {third['repo_id']} pytorch_lora_weights.safetensors" in readme and "someone/" not in readme
     assert "url: samples/01.png" in readme and "samples/02.png" not in readme  # widget fitted to the samples
     assert hub.commit_count(third["repo_id"]) == 3
 
@@ -117,6 +118,7 @@ def test_a_server_error_on_commit_says_so_and_the_same_publish_then_completes(se
     ("read_only", "Your token may not write to alice/mira"),
     ("rate_limit", "The Hub is rate-limiting this account"),
     ("name_taken", "The repo name alice/mira is already taken"),
+    ("made_elsewhere", "The repo name alice/mira is already taken"),
     ("no_token", "HF_TOKEN is not set"),
 ])
 def test_each_hub_error_gives_its_sentence(settings, workspace, hub, setup, expected):
@@ -126,16 +128,25 @@ def test_each_hub_error_gives_its_sentence(settings, workspace, hub, setup, expe
     if setup == "no_token":
         live = hub_settings(settings, hub, token=None)
     _, adapter, samples = make_run(workspace)
-    allow_existing = True
+    allow_existing = None
     if setup == "rate_limit":
         hub.fail("POST", r"/commit/", 429)
     if setup == "name_taken":
-        hub_settings(settings, hub)
         run_publish(hub_settings(settings, hub), request_for(adapter, samples, repo_id="mira"))
         allow_existing = False
+    if setup == "made_elsewhere":  # created on the Hub by hand, never published from this workspace
+        from huggingface_hub import HfApi
+
+        HfApi(endpoint=hub.url, token=HF_TOKEN).create_repo("alice/mira")
+        allow_existing = None
     with pytest.raises(AppError) as failed:
         run_publish(live, request_for(adapter, samples, repo_id="mira", allow_existing=allow_existing))
     assert str(failed.value).startswith(expected)
+    if setup == "made_elsewhere":
+        assert hub.commit_count("alice/mira") == 1  # nothing was pushed into a repo this app did not make
+        _, version = run_publish(hub_settings(settings, hub), request_for(adapter, samples, repo_id="mira",
+                                                                          allow_existing=True))
+        assert version["hub_status"] == "committed"
     assert failed.value.todo and "Traceback" not in str(failed.value) and token not in str(failed.value)
 
 
@@ -161,3 +172,38 @@ def test_a_card_holding_a_secret_or_broken_yaml_is_refused_before_upload(setting
     with pytest.raises(AppError, match="front matter is not valid YAML on line"):
         run_publish(settings, request_for(adapter, samples, card_text=card.replace("tags:", "tags: [", 1)))
     assert not hub.repos  # nothing was created or sent
+
+
+def test_a_hub_that_stops_answering_fails_in_bounded_time_with_a_sentence(settings, workspace, hub):
+    from core import hub as hub_client
+
+    settings = hub_settings(settings, hub)
+    _, adapter, samples = make_run(workspace)
+    hub.stall_seconds = 3
+    hub_client.set_timeouts(read=0.5)
+    try:
+        with pytest.raises(HubError) as failed:
+            run_publish(settings, request_for(adapter, samples))
+    finally:
+        hub_client.set_timeouts(read=120.0)
+        hub.stall_seconds = 0
+    assert str(failed.value).startswith("The Hub did not answer in time while trying to check your token")
+    _, version = run_publish(settings, request_for(adapter, samples))  # the normal bounds again
+    assert version["hub_status"] == "committed"
+
+
+def test_an_adapter_that_is_not_safetensors_or_names_a_local_folder_is_refused(settings, workspace, hub, tmp_path):
+    from safetensors.numpy import save_file
+    import numpy as np
+
+    settings = hub_settings(settings, hub)
+    _, _, samples = make_run(workspace)
+    not_safetensors = tmp_path / "weights.safetensors"
+    not_safetensors.write_bytes(b"PK\x03\x04 a zip, not an adapter")
+    with pytest.raises(AppError, match="^The adapter file is not a safetensors file"):
+        run_publish(settings, request_for(not_safetensors, samples))
+    leaky = tmp_path / "leaky.safetensors"
+    save_file({"a": np.zeros((2, 2), np.float32)}, str(leaky), metadata={"source": "/Users/me/lora/run1"})
+    with pytest.raises(AppError, match="metadata 'source' names a folder on this computer"):
+        run_publish(settings, request_for(leaky, samples))
+    assert not hub.repos

@@ -48,6 +48,7 @@ def test_publish_registers_the_pinned_file_and_waits_until_ready(live, workspace
     assert upload["architecture"] != "flux1d"
     assert fake_runware.models["mysource:mira@1"].status == "ready"  # it downloaded the URL and the sha256 matched
     assert "is ready" in events[-1].message
+    assert HF_TOKEN not in str(fake_runware.received)  # the Hub token never goes to Runware
     saved = publishing.read_record(paths)["versions"][0]
     assert saved["runware_status"] == "ready" and saved["air"] == "mysource:mira@1"
 
@@ -76,11 +77,13 @@ def test_a_failed_registration_is_recorded_and_the_same_publish_then_finishes(li
     entry = publishing.read_record(paths)["versions"][0]
     assert entry["hub_status"] == "committed" and entry["runware_status"] == "failed"
     assert entry["runware_message"] == str(failed.value)
+    assert publishing.ready_air(paths) is None  # a failed registration is not offered to the Playground
 
     fake_runware.upload_fault = None
     commits = hub.commit_count("alice/mira-lora")
     _, version = publish_all(live, adapter, samples)
     assert version["runware_status"] == "ready" and version["air"] == "mysource:mira@1"  # the version is kept
+    assert publishing.ready_air(paths) == "mysource:mira@1"
     assert hub.commit_count("alice/mira-lora") == commits
 
 
@@ -130,3 +133,14 @@ def test_stop_while_waiting_for_runware_keeps_the_version_and_the_next_click_fin
     fake_runware.stage_delay = 0.01
     _, version = publish_all(live, adapter, samples)
     assert version["runware_status"] == "ready" and version["air"] == "mysource:mira@1"
+
+
+def test_a_private_repo_made_public_on_the_hub_is_registered_by_the_next_publish(live, workspace, hub, fake_runware):
+    paths, adapter, samples = make_run(workspace)
+    request = dict(private=True, air="mysource:mira")
+    _, blocked = publish_all(live, adapter, samples, **request)
+    assert blocked["runware_status"] == "blocked" and fake_runware.tasks("modelUpload") == []
+    hub.repos["alice/mira-lora"]["private"] = False  # the person flips it to public on the Hub's settings page
+    _, version = publish_all(live, adapter, samples, **request)
+    assert version["private"] is False and version["runware_status"] == "ready" and version["air"] == "mysource:mira@1"
+    assert hub.commit_count("alice/mira-lora") == 2

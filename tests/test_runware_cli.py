@@ -57,7 +57,7 @@ def test_compare_runware_only_and_reports(workspace, workspace_dir, cache_dir, r
     runware.register(runware_settings, url=fake_runware.host_file("m.safetensors", data),
                      sha256=hashlib.sha256(data).hexdigest(), air="story:mira@3", name="Mira", version="3",
                      trigger_words="mira", default_weight=1.0)
-    write_json(paths.publish_json, {"runware": {"air": "story:mira@3", "status": "ready"}})
+    write_json(paths.publish_json, {"versions": [{"id": "alice/mira@1", "repo_id": "alice/mira", "air": "story:mira@3", "runware_status": "ready"}]})
     prompts = tmp_path / "prompts.json"
     write_json(prompts, ["{trigger} smiling", "{trigger} running [timeout]"])
     fake_runware.prompt_faults = {"[timeout]": "timeout"}

@@ -79,11 +79,18 @@ def test_selftest_model_has_the_hub_layout(selftest_model_dir):
 def test_geometry_switch_is_reversible():
     from mflux.models.common.config.model_config import AVAILABLE_MODELS
 
-    real = dict(AVAILABLE_MODELS["flux2-klein-base-4b"].transformer_overrides)
-    selftest_model.use_selftest_geometry()
-    assert AVAILABLE_MODELS["flux2-klein-base-4b"].transformer_overrides["num_layers"] == 1
-    selftest_model.use_real_geometry()
-    assert AVAILABLE_MODELS["flux2-klein-base-4b"].transformer_overrides == real
+    was_selftest = selftest_model.is_active()  # earlier tests in this process may have switched already
+    try:
+        selftest_model.use_real_geometry()
+        real = dict(AVAILABLE_MODELS["flux2-klein-base-4b"].transformer_overrides)
+        assert real["num_layers"] == 5 and real["num_single_layers"] == 20
+        selftest_model.use_selftest_geometry()
+        assert AVAILABLE_MODELS["flux2-klein-base-4b"].transformer_overrides["num_layers"] == 1
+        selftest_model.use_real_geometry()
+        assert AVAILABLE_MODELS["flux2-klein-base-4b"].transformer_overrides == real
+    finally:
+        if was_selftest:
+            selftest_model.use_selftest_geometry()
 
 
 def test_unknown_and_untrainable_models_are_explained():

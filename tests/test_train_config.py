@@ -156,8 +156,11 @@ def test_missing_caption_and_trigger(ready, workspace):
     (images / "img_01.txt").unlink()
     (images / "img_02.txt").write_text("a character without the word")
     validation = train_checks.validate(config, form, workspace)
-    assert any("1 image(s) have no caption file: img_01.png" in e for e in validation.errors)
-    assert any("The trigger word 'mira' is missing from 1 caption(s): img_02.png" in w for w in validation.warnings)
+    assert any("img_01.png has no caption" in e for e in validation.errors)  # the Dataset tab's pre-flight, word for word
+    assert any("img_02.png does not contain the trigger 'mira'" in w for w in validation.warnings)
+    (images / "img_03.txt").unlink()
+    validation = train_checks.validate(config, form, workspace)
+    assert any("img_01.png has no caption" in e and "(and 1 more like it)" in e for e in validation.errors)
 
 
 def test_memory_preset_too_big_for_the_machine_warns(workspace):

@@ -133,3 +133,17 @@ def test_stop_of_a_finished_run_and_resume_of_a_completed_run_say_why(train_env,
         training.stop(workspace, completed_run["run_id"])
     with pytest.raises(training.TrainingError, match="already finished all 12 steps"):
         training.resume(workspace, completed_run["run_id"])
+
+
+def test_a_worker_that_fails_says_why_and_keeps_earlier_runs(train_env, completed_run):
+    settings, workspace = train_env
+    write_mflux_dataset(workspace.dataset_images_dir("broken"), count=2, trigger="mira")
+    config, form = train_config.compose(workspace, "broken", "mira", ["selftest"])
+    run = training.start(workspace, settings, config, form)
+    (workspace.dataset_images_dir("broken") / "img_01.png").write_bytes(b"not a png any more")  # before the worker reads it
+    failed = training.wait(workspace, run.run_id, timeout=180)
+    assert failed.status == "failed", failed
+    assert failed.message.startswith("Training failed:") and "Traceback" not in failed.message
+    assert failed.errors and failed.errors[0]["todo"]
+    assert "Traceback" in run_paths(workspace, run.run_id).worker_log.read_text()  # the details stay in the log
+    assert training.status(workspace, completed_run["run_id"]).status == "completed"

@@ -1,11 +1,145 @@
-"""The Local Generate tab."""
+"""The Local Generate tab: prompt, seed, size, steps, guidance, model, LoRAs with strengths; one warm model;
+progress per step; Stop; a history where every image keeps its settings and can be reused."""
 
 from __future__ import annotations
+
+import json
 
 import gradio as gr
 
 from ui.context import UIContext
+from ui.feedback import user_errors
+from ui.stopping import StopRegistry
+
+STOPS = StopRegistry()
+NO_LORA = "(none)"
 
 
 def build(ctx: UIContext) -> None:
-    gr.Markdown("## Local Generate\n\nGenerate locally with one warm model and your LoRAs.\n\n_Not built yet (issue #5)._")
+    from core.generation import SIZE_PRESETS
+    from core.models import BASE_MODELS
+
+    gr.Markdown("## Local Generate\nThe model stays loaded between images; it is freed when training starts.")
+    with gr.Row():
+        with gr.Column(scale=3):
+            prompt = gr.Textbox(label="Prompt", lines=3, elem_id="gen-prompt", placeholder="mira, walking in the rain at night")
+            with gr.Row():
+                model = gr.Dropdown(choices=[(m.label, m.key) for m in BASE_MODELS.values()], value="flux2-klein-base-4b",
+                                    label="Base model", elem_id="gen-model")
+                size = gr.Dropdown(choices=list(SIZE_PRESETS), value="portrait 9:16", label="Size", elem_id="gen-size")
+            with gr.Row():
+                seed = gr.Number(-1, label="Seed (-1: random)", precision=0, elem_id="gen-seed")
+                steps = gr.Number(0, label="Steps (0: the model's)", precision=0, elem_id="gen-steps")
+                guidance = gr.Number(0, label="Guidance (0: the model's)", elem_id="gen-guidance")
+                quantize = gr.Dropdown(choices=[("none", 0), ("8-bit", 8), ("4-bit", 4)], value=0, label="Quantize", elem_id="gen-quantize")
+                count = gr.Number(1, label="Images", precision=0, minimum=1, maximum=16, elem_id="gen-count")
+            with gr.Row():
+                lora1 = gr.Dropdown(choices=[NO_LORA], value=NO_LORA, label="LoRA", elem_id="gen-lora", allow_custom_value=True, scale=3)
+                strength1 = gr.Slider(-1, 3, value=1.0, step=0.05, label="Strength", elem_id="gen-lora-strength")
+            with gr.Row():
+                lora2 = gr.Dropdown(choices=[NO_LORA], value=NO_LORA, label="Second LoRA", elem_id="gen-lora2", allow_custom_value=True, scale=3)
+                strength2 = gr.Slider(-1, 3, value=1.0, step=0.05, label="Strength", elem_id="gen-lora2-strength")
+            with gr.Row():
+                go = gr.Button("Generate", variant="primary", elem_id="gen-run")
+                stop = gr.Button("Stop", elem_id="gen-stop")
+                refresh = gr.Button("↻ LoRAs", elem_id="gen-refresh")
+            progress = gr.Markdown(elem_id="gen-progress")
+        with gr.Column(scale=3):
+            gallery = gr.Gallery(label="History (newest first)", columns=3, height=520, elem_id="gen-gallery", allow_preview=True)
+            settings_view = gr.Code(label="Settings of the selected image", language="json", elem_id="gen-settings", interactive=False)
+            reuse = gr.Button("Reuse these settings", elem_id="gen-reuse")
+    selected = gr.State(None)
+
+    def lora_choices():
+        from core import checkpoints
+
+        return [NO_LORA] + [(p.name, str(p)) for p in checkpoints.exported_adapters(ctx.workspace)]
+
+    def history_items():
+        from core import generation
+
+        return [(str(g.path), f"seed {g.settings.get('seed')}") for g in generation.history(ctx.workspace)]
+
+    @user_errors
+    def refresh_loras(current1, current2):
+        choices = lora_choices()
+        return gr.update(choices=choices, value=current1), gr.update(choices=choices, value=current2), history_items()
+
+    @user_errors
+    def run(prompt_text, model_key, size_name, seed_value, steps_value, guidance_value, quantize_value, count_value,
+            path1, scale1, path2, scale2):
+        from core import generation
+
+        width, height = SIZE_PRESETS[size_name]
+        loras = [(p, float(s)) for p, s in ((path1, scale1), (path2, scale2)) if p and p != NO_LORA]
+        request = generation.GenerateRequest(
+            prompt=prompt_text or "", model=model_key, seed=None if seed_value in (None, -1) else int(seed_value), width=width,
+            height=height, steps=int(steps_value) if steps_value else None,
+            guidance=float(guidance_value) if guidance_value else None,
+            loras=loras, quantize=int(quantize_value) or None, count=int(count_value or 1))
+        made = []
+        with STOPS.job("generate") as cancel:
+            try:
+                for event in generation.run(ctx.workspace, request, cancel=cancel, settings=ctx.settings):
+                    if "image" in event.payload:
+                        made.append(event.payload["image"])
+                        yield f"✅ {event.message} (seed {event.payload['image'].settings['seed']})", history_items(), \
+                            json.dumps(made[-1].settings, indent=2, ensure_ascii=False), str(made[-1].path)
+                    else:
+                        yield f"⏳ {event.message}", gr.update(), gr.update(), gr.update()
+            except Exception as error:
+                from core.progress import Cancelled
+
+                if isinstance(error, Cancelled):
+                    yield f"⏹ Stopped. {len(made)} image(s) kept.", history_items(), gr.update(), gr.update()
+                    return
+                raise
+
+    def stop_now():
+        return "Stopping after the current step…" if STOPS.stop("generate") else "Nothing is generating."
+
+    @user_errors
+    def select(event: gr.SelectData):
+        from core import generation
+
+        items = generation.history(ctx.workspace)
+        if event.index is None or event.index >= len(items):
+            return gr.update(), None
+        item = items[event.index]
+        return json.dumps(item.settings, indent=2, ensure_ascii=False), str(item.path)
+
+    @user_errors
+    def reuse_settings(path):
+        from core import generation
+        from core.errors import AppError
+
+        if not path:
+            raise AppError("No image is selected.", "Click an image in the history first.")
+        s = generation.read_settings(path) or {}
+        size_name = next((name for name, wh in SIZE_PRESETS.items() if wh == (s.get("width"), s.get("height"))), "square 1024")
+        loras = s.get("loras") or []
+        first = loras[0] if loras else {"path": NO_LORA, "strength": 1.0}
+        second = loras[1] if len(loras) > 1 else {"path": NO_LORA, "strength": 1.0}
+        choices = lora_choices()
+        return (s.get("prompt", ""), s.get("model", "flux2-klein-base-4b"), size_name, s.get("seed", -1), s.get("steps"),
+                s.get("guidance"), s.get("quantize") or 0,
+                gr.update(choices=_with(choices, first["path"]), value=first["path"]), first["strength"],
+                gr.update(choices=_with(choices, second["path"]), value=second["path"]), second["strength"])
+
+    refresh.click(refresh_loras, inputs=[lora1, lora2], outputs=[lora1, lora2, gallery])
+    go.click(run, inputs=[prompt, model, size, seed, steps, guidance, quantize, count, lora1, strength1, lora2, strength2],
+             outputs=[progress, gallery, settings_view, selected], concurrency_limit=1)
+    stop.click(stop_now, outputs=progress)
+    gallery.select(select, outputs=[settings_view, selected])
+    reuse.click(reuse_settings, inputs=selected,
+                outputs=[prompt, model, size, seed, steps, guidance, quantize, lora1, strength1, lora2, strength2])
+    if "chosen" in ctx.shared and "checkpoints_run" in ctx.shared:  # a newly chosen checkpoint appears in the LoRA list
+        ctx.shared["chosen"].change(refresh_loras, inputs=[lora1, lora2], outputs=[lora1, lora2, gallery])
+    if ctx.blocks is not None:
+        ctx.blocks.load(refresh_loras, inputs=[lora1, lora2], outputs=[lora1, lora2, gallery])
+
+
+def _with(choices: list, path: str) -> list:
+    """The LoRA choices plus `path` (an adapter that is no longer listed still shows up when reused)."""
+    values = [c[1] if isinstance(c, tuple) else c for c in choices]
+    return choices if path in values else choices + [(path.rsplit("/", 1)[-1], path)]

@@ -1,11 +1,262 @@
-"""The Runware Playground tab."""
+"""The Runware Playground tab: generate on Runware with the LoRA, compare with the local image, batch reports."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import gradio as gr
 
 from ui.context import UIContext
+from ui.feedback import user_errors
+from ui.stopping import StopRegistry
+
+STOPS = StopRegistry()
+BASES = [("FLUX.2 klein 4B Base · runware:400@5", "runware:400@5"), ("FLUX.2 klein 4B distilled · runware:400@4", "runware:400@4")]
+SIZES = ["1024x1024", "768x1344 (9:16)", "1344x768 (16:9)", "896x1152 (3:4)", "512x512", "128x128 (quick test)"]
+TABLE_HEADERS = ["#", "Prompt", "Local", "Runware", "Likeness local", "Likeness Runware", "SSIM", "Cost $"]
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, _, rest = str(text).partition("x")
+    return int(width), int(rest.split()[0])
+
+
+def _optional(value, cast):
+    return cast(value) if value not in (None, "") and float(value) > 0 else None
+
+
+def _money(value: float | None) -> str:
+    return "not reported" if value is None else f"${value:.4f}"
+
+
+def _cost_text(request_cost: float | None, total: float, count: int, what: str = "This request") -> str:
+    return (f"**{what}:** {_money(request_cost)} · **Session total:** ${total:.4f} "
+            f"over {count} request{'s' if count != 1 else ''}")
+
+
+def _rows(report) -> list[list]:
+    def side(image, error):
+        return "✓" if image else (error or "…")
+
+    def score(value):
+        return "" if value is None else round(value, 3)
+
+    return [[p.index + 1, p.prompt, side(p.local_image, p.local_error), side(p.cloud_image, p.cloud_error),
+             score(p.likeness_local), score(p.likeness_cloud), score(p.ssim), "" if p.cost is None else p.cost]
+            for p in report.pairs]
+
+
+def _pair_view(report, index: int):
+    """Slider value, local image, Runware image and the scores text of one pair of a report."""
+    if report is None or not report.pairs:
+        return None, None, None, ""
+    pair = report.pairs[max(0, min(index, len(report.pairs) - 1))]
+    local, cloud = report.path(pair.local_image), report.path(pair.cloud_image)
+    slider = (str(local), str(cloud)) if local and cloud else None
+    lines = [f"**{pair.index + 1}. {pair.prompt}** · seed {pair.seed}"]
+    if pair.ssim is not None:
+        lines.append(f"SSIM (pixel structure, expected to be low across samplers): **{pair.ssim:.3f}**")
+    for label, value in (("Likeness to the dataset, local", pair.likeness_local),
+                         ("Likeness to the dataset, Runware", pair.likeness_cloud)):
+        if value is not None:
+            lines.append(f"{label}: **{value:.3f}**")
+    for label, error in (("Local", pair.local_error), ("Runware", pair.cloud_error)):
+        if error:
+            lines.append(f"⚠️ {label}: {error}")
+    if pair.cost is not None:
+        lines.append(f"Runware cost: {_money(pair.cost)}")
+    lines.append(f"_{report.note}_")
+    return slider, str(local) if local else None, str(cloud) if cloud else None, "\n\n".join(lines)
+
+
+def _pair_choices(report) -> list[tuple[str, int]]:
+    return [(f"{p.index + 1}. {p.prompt[:60]}", p.index) for p in report.pairs] if report else []
 
 
 def build(ctx: UIContext) -> None:
-    gr.Markdown("## Runware Playground\n\nGenerate on Runware beside the local image.\n\n_Not built yet (issue #7)._")
+    from core.playground_report import SAMPLER_NOTE
+
+    key = ctx.settings.secrets_status()["RUNWARE_API_KEY"]
+    gr.Markdown(f"## Runware Playground\nGenerate on Runware with your LoRA and compare with the local image. "
+                f"RUNWARE_API_KEY: {key}.\n\n_{SAMPLER_NOTE}_", elem_id="playground-intro")
+    session_total, session_count, report_state = gr.State(0.0), gr.State(0), gr.State(None)
+    with gr.Row():
+        run = gr.Dropdown(ctx.workspace.list_runs(), label="Run (LoRA AIR and local adapter come from it)",
+                          value=None, allow_custom_value=False, elem_id="playground-run", scale=3)
+        refresh = gr.Button("↻ Runs", elem_id="playground-refresh", scale=0)
+    with gr.Row():
+        base = gr.Radio(BASES, value="runware:400@5", label="Runware base model", elem_id="playground-base")
+        lora = gr.Textbox(label="LoRA AIR (source:id@version; empty = base model only)", elem_id="playground-lora")
+        weight = gr.Slider(-4, 4, value=1.0, step=0.05, label="LoRA weight / strength", elem_id="playground-weight")
+    prompt = gr.Textbox(label="Prompt ({trigger} is replaced by the run's trigger word)", lines=2,
+                        elem_id="playground-prompt")
+    with gr.Row():
+        seed = gr.Number(7, label="Seed", precision=0, elem_id="playground-seed")
+        size = gr.Dropdown(SIZES, value=SIZES[0], label="Size", elem_id="playground-size")
+        steps = gr.Number(0, label="Steps (0 = model default)", precision=0, elem_id="playground-steps")
+        cfg = gr.Number(0, label="CFG / guidance (0 = default)", elem_id="playground-cfg")
+        results = gr.Slider(1, 4, value=1, step=1, label="Number of results", elem_id="playground-results")
+    with gr.Row():
+        generate_btn = gr.Button("Generate on Runware", variant="primary", elem_id="playground-generate")
+        compare_btn = gr.Button("Compare with local (same settings)", elem_id="playground-compare")
+    cost = gr.Markdown(_cost_text(None, 0.0, 0), elem_id="playground-cost")
+    gallery = gr.Gallery(label="Runware images", columns=4, height=320, preview=False, object_fit="contain", fit_columns=False,
+                         elem_id="playground-gallery")
+
+    gr.Markdown("### Local vs Runware")
+    slider = gr.ImageSlider(label="Drag: local (left) · Runware (right)", type="filepath", elem_id="playground-slider")
+    with gr.Row():
+        local_img = gr.Image(label="Local (mflux)", type="filepath", interactive=False, elem_id="playground-local")
+        cloud_img = gr.Image(label="Runware", type="filepath", interactive=False, elem_id="playground-cloud")
+    scores = gr.Markdown("", elem_id="playground-scores")
+
+    gr.Markdown("### Test prompts on both sides (config/test_prompts.json)")
+    with gr.Row():
+        concurrency = gr.Slider(1, 16, value=8, step=1, label="Runware requests at once", elem_id="playground-concurrency")
+        with_local = gr.Checkbox(True, label="Also generate locally (queued on the warm model)", elem_id="playground-with-local")
+    with gr.Row():
+        batch_btn = gr.Button("Run all test prompts", variant="primary", elem_id="playground-batch")
+        stop_btn = gr.Button("Stop", variant="stop", elem_id="playground-stop")
+    progress = gr.Markdown("", elem_id="playground-progress")
+    table = gr.Dataframe(headers=TABLE_HEADERS, value=[], interactive=False, wrap=True, max_height=420,
+                         column_widths=["4%", "28%", "17%", "17%", "9%", "9%", "8%", "8%"], elem_id="playground-table")
+    with gr.Row():
+        pair_pick = gr.Dropdown([], label="Show pair", elem_id="playground-pair")
+        reports = gr.Dropdown([], label="Saved reports of this run", elem_id="playground-reports")
+        open_btn = gr.Button("Open report", elem_id="playground-open", scale=0)
+    report_link = gr.Markdown("", elem_id="playground-report-link")
+
+    def report_names(run_id):
+        from core import playground_report
+        from core.runs import run_paths
+
+        if not run_id:
+            return []
+        return [r.name for r in playground_report.list_reports(run_paths(ctx.workspace, run_id))]
+
+    @user_errors
+    def pick_run(run_id):
+        from core import playground
+
+        if not run_id:
+            return gr.update(), gr.update(), gr.update(choices=[], value=None)
+        facts = playground.run_facts(ctx.workspace, run_id)
+        names = report_names(run_id)
+        return (facts.lora_air or "", facts.strength if facts.strength is not None else gr.update(),
+                gr.update(choices=names, value=names[0] if names else None))
+
+    def request_from(base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count):
+        from core.cloud_generation import CloudRequest, LoraRef
+
+        width, height = _size(size_text)
+        loras = (LoraRef(lora_air.strip(), float(weight_value)),) if (lora_air or "").strip() else ()
+        return CloudRequest(text, model=base_air, loras=loras, seed=int(seed_value) if seed_value not in (None, "") else None,
+                            width=width, height=height, steps=_optional(steps_value, int), cfg=_optional(cfg_value, float),
+                            number_results=int(count))
+
+    @user_errors
+    def generate(run_id, base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count,
+                 total, requests_made):
+        from core import playground
+        from core.cloud_generation import generate as cloud_generate, total_cost
+
+        if run_id:
+            text = playground.with_trigger(text, playground.run_facts(ctx.workspace, run_id).trigger)
+        request = request_from(base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count)
+        images = cloud_generate(ctx.settings, request)
+        spent = total_cost(images)
+        total, requests_made = round(total + (spent or 0.0), 6), requests_made + 1
+        return [str(i.path) for i in images], _cost_text(spent, total, requests_made), total, requests_made
+
+    def run_batch(run_id, base_air, lora_air, weight_value, prompts, seed_value, size_text, steps_value, cfg_value,
+                  parallel, local_too, total, requests_made, key):
+        from core import playground
+
+        if not run_id:
+            raise gr.Error("Pick a run first: its LoRA AIR, adapter and dataset are used.", print_exception=False)
+        width, height = _size(size_text)
+        report = None
+        with STOPS.job(key) as cancel:
+            runner = playground.compare_stages(
+                ctx.settings, run_id, prompts=prompts, lora_air=(lora_air or "").strip() or None,
+                strength=float(weight_value), base_air=base_air, seed=int(seed_value or 0), width=width,
+                height=height, steps=_optional(steps_value, int), guidance=_optional(cfg_value, float),
+                local=bool(local_too), concurrency=int(parallel), cancel=cancel)
+            while True:
+                try:
+                    event = next(runner)
+                except StopIteration as done:
+                    report = done.value
+                    break
+                current = playground.load_report(event.payload["report"]) if "report" in event.payload else None
+                yield (f"{event.message} ({event.step}/{event.total})", _rows(current) if current else gr.update(),
+                       gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(),
+                       gr.update(), gr.update(), gr.update())
+        spent = report.total_cost or 0.0
+        total, requests_made = round(total + spent, 6), requests_made + sum(1 for p in report.pairs if p.cloud_image)
+        names = report_names(run_id)
+        view = _pair_view(report, 0)
+        yield (f"Report {report.status}: {report.counts()['runware_done']}/{len(report.pairs)} on Runware, "
+               f"{report.counts()['local_done']}/{len(report.pairs)} local.", _rows(report), *view,
+               gr.update(choices=_pair_choices(report), value=0), gr.update(choices=names, value=report.name),
+               str(report.folder), _cost_text(report.total_cost, total, requests_made, "This comparison"), total,
+               requests_made)
+
+    batch_outputs = [progress, table, slider, local_img, cloud_img, scores, pair_pick, reports, report_state, cost,
+                     session_total, session_count]
+    inputs = [run, base, lora, weight, prompt, seed, size, steps, cfg, results]
+
+    @user_errors
+    def compare_one(run_id, base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value,
+                    _count, parallel, local_too, total, requests_made):
+        if not (text or "").strip():
+            raise gr.Error("Type a prompt to compare.", print_exception=False)
+        yield from run_batch(run_id, base_air, lora_air, weight_value, [text], seed_value, size_text, steps_value,
+                             cfg_value, parallel, local_too, total, requests_made, "playground-compare")
+
+    @user_errors
+    def batch(run_id, base_air, lora_air, weight_value, seed_value, size_text, steps_value, cfg_value, parallel,
+              local_too, total, requests_made):
+        yield from run_batch(run_id, base_air, lora_air, weight_value, None, seed_value, size_text, steps_value,
+                             cfg_value, parallel, local_too, total, requests_made, "playground-batch")
+
+    @user_errors
+    def open_report(run_id, name):
+        from core import playground
+
+        if not (run_id and name):
+            raise gr.Error("Pick a run and one of its saved reports.", print_exception=False)
+        report = playground.reopen(ctx.settings, run_id, name)
+        return (_rows(report), *_pair_view(report, 0), gr.update(choices=_pair_choices(report), value=0),
+                str(report.folder), f"Report {report.name} ({report.status}): open `{report.folder / 'report.html'}` "
+                f"in a browser to share it.")
+
+    @user_errors
+    def show_pair(folder, index):
+        from core.playground_report import load_report
+
+        if not folder or index is None:
+            return None, None, None, ""
+        return _pair_view(load_report(Path(folder)), int(index))
+
+    refresh.click(lambda: gr.update(choices=ctx.workspace.list_runs()), outputs=run)
+    run.change(pick_run, inputs=run, outputs=[lora, weight, reports])
+    generate_btn.click(generate, inputs=inputs + [session_total, session_count],
+                       outputs=[gallery, cost, session_total, session_count], concurrency_limit=4)
+    compare_btn.click(compare_one, inputs=inputs + [concurrency, with_local, session_total, session_count],
+                      outputs=batch_outputs, concurrency_id="playground-batch", concurrency_limit=1)
+    batch_btn.click(batch, inputs=[run, base, lora, weight, seed, size, steps, cfg, concurrency, with_local,
+                                   session_total, session_count],
+                    outputs=batch_outputs, concurrency_id="playground-batch", concurrency_limit=1)
+    def stop() -> None:
+        for job in ("playground-batch", "playground-compare"):
+            STOPS.stop(job)
+
+    stop_btn.click(stop)
+    open_btn.click(open_report, inputs=[run, reports],
+                   outputs=[table, slider, local_img, cloud_img, scores, pair_pick, report_state, report_link])
+    pair_pick.change(show_pair, inputs=[report_state, pair_pick], outputs=[slider, local_img, cloud_img, scores])
+    shared_run = ctx.shared.get("run")
+    if shared_run is not None:
+        shared_run.change(lambda value: gr.update(choices=ctx.workspace.list_runs(), value=value),
+                          inputs=shared_run, outputs=run)

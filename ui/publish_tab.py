@@ -50,6 +50,8 @@ def build(ctx: UIContext) -> None:
         repo = gr.Textbox(label="Repo name (on your account, or owner/name)", elem_id="publish-repo", scale=2)
         visibility = gr.Radio(["Public", "Private"], value="Public", label="Visibility", elem_id="publish-visibility")
     visibility_note = gr.Markdown(PUBLIC_NOTE, elem_id="publish-visibility-note")
+    existing = gr.Checkbox(False, label="Add a new version to an existing repo (one not published from this app)",
+                           elem_id="publish-existing")
     with gr.Row():
         use_runware = gr.Checkbox(True, label="Register on Runware after the upload", elem_id="publish-runware")
         air = gr.Textbox(label="Runware AIR source:id (asked once, remembered; the version is counted for you)",
@@ -77,7 +79,7 @@ def build(ctx: UIContext) -> None:
     versions = gr.Dataframe(headers=publish_overview.VERSION_HEADERS, value=[], interactive=False,
                             elem_id="publish-versions", wrap=True)
 
-    def request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text=None):
+    def request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text=None, into=False):
         from pathlib import Path
 
         from core.publish import PublishRequest
@@ -85,7 +87,8 @@ def build(ctx: UIContext) -> None:
         return PublishRequest(run_id, repo_id=(repo_name or "").strip() or None, private=vis == "Private",
                               adapter=Path(adapter_path.strip()) if adapter_path and adapter_path.strip() else None,
                               samples=[Path(p) for p in (picked or [])][:12], card_text=card_text,
-                              runware=bool(runware_on), air=(air_text or "").strip() or None)
+                              runware=bool(runware_on), air=(air_text or "").strip() or None,
+                              allow_existing=True if into else None)
 
     def account_text(quiet: bool):
         from core import hub
@@ -164,13 +167,13 @@ def build(ctx: UIContext) -> None:
                 False)
 
     @user_errors
-    def run_publish(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text):
+    def run_publish(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into):
         from core.progress import Cancelled
         from core.publish import publish
 
         if not run_id:
             raise gr.Error("Pick a run first.")
-        request = request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text)
+        request = request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into)
         lines, outcome = [], ""
         with STOPS.job("publish") as cancel:
             try:
@@ -227,14 +230,23 @@ def build(ctx: UIContext) -> None:
     save_card.click(save, inputs=[run, card], outputs=[card_state, card_edited])
     reset_card.click(reset, inputs=[run, adapter, repo, samples, account_name],
                      outputs=[card, preview, card_state, card_edited])
-    publish_button.click(run_publish, inputs=[run, adapter, repo, visibility, use_runware, air, samples, card],
+    publish_button.click(run_publish, inputs=[run, adapter, repo, visibility, use_runware, air, samples, card, existing],
                          outputs=[progress, result, versions], api_name="publish", concurrency_limit=1)
     stop_button.click(lambda: STOPS.stop("publish") and None, api_name="publish_stop")
 
+    def on_tab(run_id, adapter_path, evt: gr.SelectData):
+        """Coming back to Publish (after choosing a checkpoint): refresh what is chosen; the card is left alone."""
+        if evt.value != "Publish" or not run_id:
+            return gr.update(), gr.update()
+        found = publish_overview.overview(ctx.settings, run_id, adapter_path or None)
+        return found.chosen_text(), found.version_rows()
+
+    if ctx.tabs is not None:
+        ctx.tabs.select(on_tab, inputs=[run, adapter], outputs=[chosen, versions])
     if ctx.blocks is not None:
         ctx.blocks.load(fresh_runs, inputs=run, outputs=run).then(
             lambda: account_text(quiet=True), outputs=[account, account_name]).then(load_run, inputs=inputs, outputs=loaded)
     shared_run = ctx.shared.get("run")
     if shared_run is not None and shared_run is not run:
-        shared_run.change(lambda value: gr.update(choices=publish_overview.runs(ctx.settings), value=value),
-                          inputs=shared_run, outputs=run)
+        shared_run.change(lambda value: gr.update(choices=publish_overview.runs(ctx.settings), value=value)
+                          if value else gr.update(), inputs=shared_run, outputs=run)

@@ -19,7 +19,8 @@ RUN_COLUMNS = ["run", "status", "dataset", "model", "steps", "final loss"]
 
 
 def run_choices(ctx: UIContext) -> list[tuple[str, str]]:
-    return [(f"{run.run_id} · {run.status}", run.run_id) for run in training.list_runs(ctx.workspace)]
+    # No status in the label: it would go stale while the run goes on (the progress line shows it live).
+    return [(f"{run.run_id} · {run.model}", run.run_id) for run in training.list_runs(ctx.workspace)]
 
 
 def runs_table(ctx: UIContext) -> list[list]:
@@ -41,6 +42,12 @@ def progress_html(run: training.RunStatus | None) -> str:
         parts.append(f"about {format_duration(run.eta_seconds)} left")
     if run.final_loss is not None:
         parts.append(f"loss {run.final_loss:.4f}")
+    if run.active:
+        from core.train_estimates import memory_pressure
+
+        pressure = memory_pressure()
+        if pressure:
+            parts.append(pressure)
     message = html.escape(run.message or "")
     return (
         f"<div id='train-progress-text' data-status='{html.escape(run.status)}' data-step='{run.step}'>{' · '.join(parts)}</div>"
@@ -118,11 +125,9 @@ def build_history(ctx: UIContext, run_dropdown: gr.Dropdown) -> dict:
     def show_config(run_id):
         if not run_id:
             return ""
-        from core import storage
-
-        config = storage.read_json(run_paths(ctx.workspace, run_id).train_json, default=None)
         import json
 
+        config = training.train_json_of(ctx.workspace, run_id)
         return json.dumps(config, indent=2, ensure_ascii=False) if config else ""
 
     run_dropdown.change(user_errors(show_config), inputs=run_dropdown, outputs=config_view)

@@ -45,6 +45,9 @@ def build(ctx: UIContext) -> None:
     memory_gb = train_config.machine_memory_gb()
     machine_preset = train_config.memory_preset_for(memory_gb)
     presets = train_config.list_presets(workspace)
+    initial_config, initial = train_config.compose(workspace, "", "", [machine_preset.name, "goal-character-likeness"])
+    initial_config = train_config.apply_form(initial_config, initial, workspace, ctx.settings.cache_dir)
+    start_values = dict(zip(FIELDS, values_from_form(initial)))
     gr.Markdown("## Train\nPick presets, check, start. Progress, loss and previews update live; Stop saves a checkpoint first.")
     notice = gr.Markdown("", elem_id="train-notice")
     with gr.Row():
@@ -61,27 +64,27 @@ def build(ctx: UIContext) -> None:
                          value="flux2-klein-base-4b", label="Model", elem_id="train-model")
     with gr.Accordion("Settings", open=True):
         with gr.Row():
-            epochs = gr.Number(label="Epochs", precision=0, minimum=1, elem_id="train-epochs")
-            batch_size = gr.Number(label="Batch size", precision=0, minimum=1)
-            learning_rate = gr.Number(label="Learning rate", elem_id="train-lr")
-            rank = gr.Number(label="LoRA rank", precision=0, minimum=1, elem_id="train-rank")
+            epochs = gr.Number(value=start_values["epochs"], label="Epochs", precision=0, elem_id="train-epochs")
+            batch_size = gr.Number(value=start_values["batch_size"], label="Batch size", precision=0)
+            learning_rate = gr.Number(value=start_values["learning_rate"], label="Learning rate", elem_id="train-lr")
+            rank = gr.Number(value=start_values["rank"], label="LoRA rank", precision=0, elem_id="train-rank")
             layers = gr.Dropdown([(text, key) for key, text in LAYER_CHOICES.items()] + [("Custom (edit the JSON)", "custom")],
-                                 label="Which layers", elem_id="train-layers")
+                                 value=start_values["layers"], label="Which layers", elem_id="train-layers")
         with gr.Row():
-            max_resolution = gr.Number(label="Resolution (max side, px)", precision=0, elem_id="train-resolution")
-            quantize = gr.Dropdown(QUANTIZE_CHOICES, label="Quantize base weights")
-            gradient_checkpointing = gr.Checkbox(label="Gradient checkpointing (less memory, ~30% slower)")
-            low_ram = gr.Checkbox(label="Low RAM (encoded images on disk)")
+            max_resolution = gr.Number(value=start_values["max_resolution"], label="Resolution (max side, px)", precision=0, elem_id="train-resolution")
+            quantize = gr.Dropdown(QUANTIZE_CHOICES, value=start_values["quantize"], label="Quantize base weights")
+            gradient_checkpointing = gr.Checkbox(value=start_values["gradient_checkpointing"], label="Gradient checkpointing (less memory, ~30% slower)")
+            low_ram = gr.Checkbox(value=start_values["low_ram"], label="Low RAM (encoded images on disk)")
         with gr.Row():
-            save_every = gr.Number(label="Save a checkpoint every N steps", precision=0, minimum=1, elem_id="train-save-every")
-            preview_every = gr.Number(label="Preview every N steps (0 = off)", precision=0, minimum=0, elem_id="train-preview-every")
-            seed = gr.Number(label="Seed", precision=0)
+            save_every = gr.Number(value=start_values["save_every"], label="Save a checkpoint every N steps", precision=0, elem_id="train-save-every")
+            preview_every = gr.Number(value=start_values["preview_every"], label="Preview every N steps (0 = off)", precision=0, elem_id="train-preview-every")
+            seed = gr.Number(value=start_values["seed"], label="Seed", precision=0, elem_id="train-seed")
         preview_prompts = gr.Textbox(label="Preview prompts (one per line; saved as preview*.txt in the dataset)", lines=3,
                                      elem_id="train-preview-prompts")
     fields = [dataset, trigger, model, epochs, batch_size, learning_rate, rank, layers, max_resolution, quantize,
               gradient_checkpointing, low_ram, save_every, preview_every, seed, preview_prompts]
     with gr.Accordion("Raw train.json (everything mflux 0.24.0 accepts; kept in sync with the form)", open=False):
-        raw = gr.Code(language="json", label="train.json", interactive=True, elem_id="train-raw-json")
+        raw = gr.Code(train_config.to_json(initial_config), language="json", label="train.json", interactive=True, max_lines=30, elem_id="train-raw-json")
         raw_note = gr.Markdown("")
     with gr.Accordion("Import an ai-toolkit config (FLUX.1 Dev LoRA .yaml)", open=False):
         yaml_file = gr.File(label="ai-toolkit .yaml", file_types=[".yaml", ".yml"], elem_id="train-aitoolkit-file")
@@ -142,17 +145,14 @@ def build(ctx: UIContext) -> None:
         return values_from_form(form) + [train_config.to_json(config), note]
 
     apply_presets.click(apply, inputs=[memory, goal, *fields], outputs=[*fields, raw, preset_note])
-    ctx.blocks.load(apply, inputs=[memory, goal, *fields], outputs=[*fields, raw, preset_note])
 
     @user_errors
     def import_yaml(file, config_json, *values):
         if not file:
             return [gr.update()] * (len(fields) + 2)
-        from pathlib import Path
-
         form = form_from_values(values)
         images = len(train_config.dataset_images(workspace.dataset_images_dir(form.dataset))) if form.dataset else None
-        imported = aitoolkit_import.import_yaml(Path(file).read_text(encoding="utf-8"), train_config.parse_json(config_json), form, images)
+        imported = aitoolkit_import.import_file(file, train_config.parse_json(config_json), form, images)
         config = train_config.apply_form(imported.config, imported.form, workspace, ctx.settings.cache_dir)
         return values_from_form(imported.form) + [train_config.to_json(config), imported.report_markdown()]
 
@@ -245,4 +245,16 @@ def build(ctx: UIContext) -> None:
     ctx.blocks.load(lambda: gr.update(choices=workspace.list_datasets()), outputs=dataset)
     shared_dataset = ctx.shared.get("dataset")
     if shared_dataset is not None:
-        shared_dataset.change(lambda name: gr.update(value=name), inputs=shared_dataset, outputs=dataset)
+        shared_dataset.change(lambda name: gr.update(choices=workspace.list_datasets(), value=name), inputs=shared_dataset, outputs=dataset)
+
+    def dataset_trigger(name, current):
+        if current or not name:
+            return gr.update()
+        from core import datasets
+
+        try:
+            return datasets.open_dataset(workspace, name).trigger or gr.update()
+        except Exception:  # a dataset folder made by hand has no settings: leave the field as it is
+            return gr.update()
+
+    dataset.change(dataset_trigger, inputs=[dataset, trigger], outputs=trigger)

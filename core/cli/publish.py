@@ -24,7 +24,11 @@ def register(commands: Commands) -> None:
         parser.add_argument("run", metavar="RUN", help="the run id")
         parser.add_argument("--repo", help="OWNER/NAME or NAME (default: <account>/<dataset>-flux2-klein-lora)")
         parser.add_argument("--private", action="store_true", help="a private repo (Runware cannot fetch from it)")
-        parser.add_argument("--new-repo-only", action="store_true", help="fail if the repo already exists")
+        existing = parser.add_mutually_exclusive_group()
+        existing.add_argument("--existing", dest="existing", action="store_const", const=True,
+                              help="add a new version to a repo that already exists on the Hub")
+        existing.add_argument("--new-repo-only", dest="existing", action="store_const", const=False,
+                              help="fail if the repo already exists (default: only repos published from here)")
         parser.add_argument("--step", type=int, help="choose this checkpoint first")
         parser.add_argument("--adapter", type=Path, help="publish this exported adapter instead of the chosen one")
         parser.add_argument("--strength", type=float, help="recommended strength (default: the chosen one)")
@@ -49,7 +53,7 @@ def _request(context: Context, runware: bool):
 
     args = context.args
     card_text = args.card.read_text(encoding="utf-8") if getattr(args, "card", None) else None
-    return PublishRequest(args.run, repo_id=args.repo, private=args.private, allow_existing=not args.new_repo_only,
+    return PublishRequest(args.run, repo_id=args.repo, private=args.private, allow_existing=args.existing,
                           adapter=args.adapter, step=args.step, strength=args.strength, trigger=args.trigger,
                           samples=list(args.sample), card_text=card_text, runware=runware,
                           air=getattr(args, "air", None))
@@ -61,7 +65,7 @@ def _follow(context: Context, events) -> Outcome:
         context.progress(event)
         last = event
     version = last.payload.get("version", {}) if last else {}
-    ok = version.get("runware_status") not in ("failed", "pending", "unavailable")
+    ok = version.get("runware_status") not in ("failed", "pending")
     return Outcome({"version": version, "message": last.message if last else ""}, last.message if last else "", ok=ok)
 
 

@@ -58,6 +58,7 @@ class FakeHub:
         self.lock = threading.RLock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, address: None  # a client that gave up (timeouts) is expected
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     # --- lifecycle and test knobs ---

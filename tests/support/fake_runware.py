@@ -26,16 +26,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import io
 import json
 import threading
-import urllib.request
 import uuid
 import zlib
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.loopback_files import FileServer, check_download
 
 BASE_MODELS = {
     "runware:400@5": "FLUX.2 [klein] 4B Base",
@@ -77,24 +76,22 @@ class FakeRunware:
     def __post_init__(self) -> None:
         self.received: list[dict[str, Any]] = []  # every task, apiKey removed
         self.models: dict[str, UploadedModel] = {}
-        self.images: dict[str, bytes] = {}  # served at /images/<name>
-        self.files: dict[str, bytes] = {}  # served at /files/<name> (for downloadURL)
-        self.downloads: list[str] = []  # paths fetched over HTTP
         self.in_flight = 0
         self.max_concurrent = 0
         self.connections = 0
         self._fired_once: set[str] = set()
         self._async_results: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._tasks: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ lifecycle (sync, for tests)
 
     def start(self) -> "FakeRunware":
         from websockets.asyncio.server import serve
 
-        self._http = ThreadingHTTPServer((self.host, 0), _http_handler(self))
-        threading.Thread(target=self._http.serve_forever, args=(0.05,), name="fake-runware-http", daemon=True).start()
-        self.http_url = f"http://{self.host}:{self._http.server_address[1]}"
+        self._http = FileServer(self.host)  # image URLs and downloadURLs
+        self.http_url, self.images, self.files = self._http.url, *self._http.folders.values()
+        self.downloads = self._http.downloads  # paths fetched over HTTP
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, name="fake-runware-ws", daemon=True).start()
 
@@ -107,6 +104,9 @@ class FakeRunware:
 
     def stop(self) -> None:
         async def close_server():
+            for task in list(self._tasks):  # requests still being answered (e.g. a "timeout" fault)
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
             self._server.close()
             await self._server.wait_closed()
 
@@ -114,8 +114,7 @@ class FakeRunware:
             asyncio.run_coroutine_threadsafe(close_server(), self._loop).result(10)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
-            self._http.shutdown()
-            self._http.server_close()
+            self._http.close()
 
     def __enter__(self) -> "FakeRunware":
         return self.start()
@@ -125,8 +124,7 @@ class FakeRunware:
 
     def host_file(self, name: str, data: bytes) -> str:
         """Serve `data` over loopback HTTP (e.g. as a LoRA's downloadURL); returns its URL."""
-        self.files[name] = data
-        return f"{self.http_url}/files/{name}"
+        return self._http.put("files", name, data)
 
     def tasks(self, task_type: str) -> list[dict[str, Any]]:
         return [task for task in self.received if task.get("taskType") == task_type]
@@ -157,15 +155,20 @@ class FakeRunware:
                     elif kind == "modelSearch":
                         await self._model_search(ws, task)
                     elif kind == "modelUpload":
-                        asyncio.create_task(self._model_upload(ws, task))
+                        self._spawn(self._model_upload(ws, task))
                     elif kind == "imageInference":
-                        asyncio.create_task(self._image_inference(ws, task))
+                        self._spawn(self._image_inference(ws, task))
                     elif kind == "getResponse":
                         await self._get_response(ws, task)
                     else:
                         await _send(ws, _error(task, "unsupportedTaskType", f"Task type {kind} is not supported."))
         except Exception:  # a dropped client is normal here
             pass
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _authenticate(self, ws, task: dict[str, Any]) -> bool:
         if task.get("apiKey") != self.api_key:
@@ -224,7 +227,7 @@ class FakeRunware:
             return await ws.close()
         if self.upload_fault == "silent":
             return
-        problem = await asyncio.to_thread(_check_download, task["downloadURL"], unique)
+        problem = await asyncio.to_thread(check_download, task["downloadURL"], unique)
         if problem or self.upload_fault == "failed":
             model.status = "failed"
             return await self._stage(ws, tu, air, "failed", problem or "Model optimization failed.")
@@ -370,35 +373,3 @@ def _error(task: dict[str, Any], code: str, message: str, parameter: str = "") -
     if parameter:
         error["parameter"] = parameter
     return {"errors": [error]}
-
-
-def _check_download(url: str, sha256: str) -> str | None:
-    """Why the file at `url` cannot be deployed, or None when it downloads and matches `sha256`."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            data = response.read()
-    except Exception as exc:
-        return f"Could not download model from downloadURL ({exc})."
-    if sha256 and hashlib.sha256(data).hexdigest() != sha256.lower():
-        return "The downloaded file does not match uniqueIdentifier (sha256)."
-    return None
-
-
-def _http_handler(fake: FakeRunware):
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            fake.downloads.append(self.path)
-            prefix, _, name = self.path.lstrip("/").partition("/")
-            data = {"images": fake.images, "files": fake.files}.get(prefix, {}).get(name)
-            if data is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    return Handler

@@ -95,6 +95,6 @@ def copy_run(paths: RunPaths, workspace, run_id: str | None = None) -> RunPaths:
     target = run_paths(workspace, run_id or paths.run_id)
     shutil.copytree(paths.root, target.root)
     source_datasets = paths.root.parent.parent.parent / "datasets"
-    if source_datasets.is_dir():
+    if source_datasets.is_dir() and source_datasets.resolve() != workspace.datasets_dir.resolve():
         shutil.copytree(source_datasets, workspace.datasets_dir, dirs_exist_ok=True)
     return target
