@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from core import hub, model_card, publication, storage
+from core import adapters, hub, model_card, publication, storage
 from core.errors import AppError, NotFound
 from core.progress import Cancellation, Progress
 from core.runs import RunPaths, run_paths
@@ -65,16 +65,6 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # --- inputs ---
 
 def chosen(paths: RunPaths, request: PublishRequest | None = None) -> Chosen:
@@ -86,7 +76,7 @@ def chosen(paths: RunPaths, request: PublishRequest | None = None) -> Chosen:
         adapter = Path(request.adapter)
         if not adapter.is_file():
             raise NotFound(f"The adapter file {adapter} does not exist.", "Give the path of a .safetensors adapter.")
-        return Chosen(adapter, _sha256(adapter), None, 1.0 if strength is None else strength, trigger)
+        return Chosen(adapter, adapters.sha256(adapter), None, 1.0 if strength is None else strength, trigger)
     picked = None
     try:
         from core import checkpoints

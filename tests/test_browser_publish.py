@@ -36,6 +36,17 @@ def publish_app(tmp_path_factory, cache_dir):
     hub.stop()
 
 
+def open_publish_with(page, url, adapter) -> None:
+    """Open the Publish tab and point it at an adapter file (the 'another adapter' field)."""
+    page.goto(url)
+    page.get_by_role("tab", name="Publish").click()
+    page.get_by_text("Advanced: publish another adapter file").click()
+    field = page.locator("#publish-adapter textarea, #publish-adapter input").first
+    field.fill(str(adapter))
+    field.press("Enter")
+    page.locator("#publish-chosen").get_by_text("exported adapter", exact=False).wait_for(timeout=20_000)
+
+
 def test_publish_tab_from_token_check_to_a_pinned_url(publish_app, page):
     url, hub, adapter, _, _ = publish_app
     page.goto(url)
@@ -89,13 +100,7 @@ def test_publish_tab_from_token_check_to_a_pinned_url(publish_app, page):
 
 def test_a_hub_error_shows_one_sentence_and_the_next_click_finishes(publish_app, page):
     url, hub, adapter, _, _ = publish_app
-    page.goto(url)
-    page.get_by_role("tab", name="Publish").click()
-    page.get_by_text("Advanced: publish another adapter file").click()
-    field = page.locator("#publish-adapter textarea, #publish-adapter input").first
-    field.fill(str(adapter))
-    field.press("Enter")
-    page.locator("#publish-chosen").get_by_text("exported adapter", exact=False).wait_for(timeout=20_000)
+    open_publish_with(page, url, adapter)
     page.locator("#publish-repo input, #publish-repo textarea").first.fill("mira-retry")
     page.locator("#publish-repo input, #publish-repo textarea").first.press("Enter")
     page.locator("#publish-runware input").uncheck()
@@ -111,13 +116,7 @@ def test_a_hub_error_shows_one_sentence_and_the_next_click_finishes(publish_app,
 
 def test_a_public_repo_is_registered_on_runware_with_its_stages_shown(publish_app, page):
     url, hub, adapter, runware, _ = publish_app
-    page.goto(url)
-    page.get_by_role("tab", name="Publish").click()
-    page.get_by_text("Advanced: publish another adapter file").click()
-    field = page.locator("#publish-adapter textarea, #publish-adapter input").first
-    field.fill(str(adapter))
-    field.press("Enter")
-    page.locator("#publish-chosen").get_by_text("exported adapter", exact=False).wait_for(timeout=20_000)
+    open_publish_with(page, url, adapter)
     page.locator("#publish-repo input, #publish-repo textarea").first.fill("mira-public")
     page.locator("#publish-visibility").get_by_text("Public").click()
     page.locator("#publish-air input, #publish-air textarea").first.fill("story:mira")
@@ -137,13 +136,7 @@ def test_a_public_repo_is_registered_on_runware_with_its_stages_shown(publish_ap
 
 def test_stop_during_the_runware_wait_then_publish_again_finishes(publish_app, page):
     url, hub, adapter, runware, _ = publish_app
-    page.goto(url)
-    page.get_by_role("tab", name="Publish").click()
-    page.get_by_text("Advanced: publish another adapter file").click()
-    field = page.locator("#publish-adapter textarea, #publish-adapter input").first
-    field.fill(str(adapter))
-    field.press("Enter")
-    page.locator("#publish-chosen").get_by_text("exported adapter", exact=False).wait_for(timeout=20_000)
+    open_publish_with(page, url, adapter)
     page.locator("#publish-repo input, #publish-repo textarea").first.fill("mira-stop")
     page.locator("#publish-air input, #publish-air textarea").first.fill("story:stop")
     runware.stage_delay = 2.0

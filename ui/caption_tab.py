@@ -127,9 +127,18 @@ def build(ctx: UIContext) -> None:
         return (gr.skip(), stem, body, str(item.image), body, _status(dataset, stem, body, note), gr.update(choices=choices, value=None))
 
     def keep(dataset, stem, body, was) -> str:
-        """Autosave: write the editor's text when it differs from what was loaded; returns a note."""
-        body = body or ""
-        if stem is None or was is None or body == was:
+        """Autosave: write the editor's text when it differs from what was loaded; returns a note.
+        An emptied text box never wipes a caption by itself (a text box the page has not drawn yet reads
+        as empty): clearing a caption takes the Save button."""
+        if stem is None or was is None or body is None or body == was:
+            return ""
+        try:
+            on_disk = captions.read(dataset, stem)
+        except captions.CaptionEncodingError:
+            return ""
+        if not body.strip() and on_disk.strip():
+            return f"the empty text was not saved over {stem}'s caption (press Save to clear it)"
+        if body == on_disk:
             return ""
         captions.save(dataset, stem, body)
         return f"saved {stem} ✓"
@@ -146,20 +155,25 @@ def build(ctx: UIContext) -> None:
         return (_gallery(dataset, only), *out[1:], dataset.trigger)
 
     @user_errors
-    def refresh(name, stem, body, was, only):
-        """Coming back to the tab: keep the image in the editor (saved first), pick up new images."""
+    def refresh(name, stem, body, was, only, event: gr.SelectData):
+        """Leaving the tab saves the editor; coming back shows the same image with what is on disk now
+        (the text box of a hidden tab is not trusted: nothing is saved from it)."""
+        arriving = event.value == "Caption Editor" or event.index in ("tab-captions", 1)
         if not name:
             return open_dataset(name, only)
         dataset = _dataset(ctx, name)
-        note = keep(dataset, stem, body, was)
+        if not arriving:
+            keep(dataset, stem, body, was)
+            return (gr.skip(),) * 8
+        note = ""
         stems = [i.stem for i in dataset.items()]
         out = show(dataset, stem if stem in stems else (stems[0] if stems else None), note, only)
         return (_gallery(dataset, only), *out[1:], dataset.trigger)
 
     if picker is not None:
         picker.change(open_dataset, [picker, filter_state], editor + [trigger], **IO)
-        ctx.blocks.load(open_dataset, [picker, filter_state], editor + [trigger], **IO)
-        ctx.tabs.select(refresh, [picker, current, text, loaded, filter_state], editor + [trigger], **IO)
+        loading = ctx.blocks.load(open_dataset, [picker, filter_state], editor + [trigger], **IO)
+        returning = ctx.tabs.select(refresh, [picker, current, text, loaded, filter_state], editor + [trigger], **IO)
 
     def navigate(step: int, attention: bool = False):
         @user_errors
@@ -197,11 +211,24 @@ def build(ctx: UIContext) -> None:
             return gr.skip(), gr.skip(), gr.skip()
         if was is None:
             raise gr.Error("This caption file is not UTF-8 and is left unchanged; fix it in a text editor first.")
+        if body is None:
+            return gr.skip(), gr.skip(), gr.skip()
         changed = captions.save(dataset, stem, body)
         return body, _status(dataset, stem, body, "saved ✓" if changed else "unchanged"), gr.skip()
 
     save_btn.click(save, nav_inputs, [loaded, status, gallery], api_name="caption_save", **IO)
-    text.blur(save, nav_inputs, [loaded, status, gallery], **IO)
+    @user_errors
+    def autosave(name, stem, body, was):
+        if not name or stem is None:
+            return gr.skip(), gr.skip()
+        dataset = _dataset(ctx, name)
+        note = keep(dataset, stem, body, was)
+        if not note:
+            return gr.skip(), gr.skip()
+        shown = captions.read(dataset, stem)
+        return shown, _status(dataset, stem, body or "", note)
+
+    text.blur(autosave, nav_inputs, [loaded, status], **IO)
 
     @user_errors
     def undo(name, stem, body, was):
@@ -259,7 +286,7 @@ def build(ctx: UIContext) -> None:
         out = show(dataset, stem, note)
         return (_gallery(dataset), *out[1:], [], [])
 
-    apply_btn.click(apply, nav_inputs + [pending], editor + [changes_table, pending], **IO)
+    applying = apply_btn.click(apply, nav_inputs + [pending], editor + [changes_table, pending], **IO)
 
     # --- counts and filter ---
     @user_errors
@@ -270,8 +297,12 @@ def build(ctx: UIContext) -> None:
         return [[w, n] for w, n in captions.word_counts(dataset, tags=(mode == "comma tags"))[:300]]
 
     tags_mode.change(count, [picker, tags_mode], counts)
+    applying.then(count, [picker, tags_mode], counts)
+    undo_btn.click(count, [picker, tags_mode], counts)
     if picker is not None:
         picker.change(count, [picker, tags_mode], counts)
+        loading.then(count, [picker, tags_mode], counts)
+        returning.then(count, [picker, tags_mode], counts)
 
     @user_errors
     def filter_by(name, word):
@@ -305,5 +336,6 @@ def build(ctx: UIContext) -> None:
                 yield f"⏳{bar} {event.message}", gr.skip()
 
     auto_btn.click(auto, [picker, model, task, policy, trigger], [auto_status, gallery], concurrency_id="caption-auto",
-                   concurrency_limit=1).then(open_dataset, [picker, filter_state], editor + [trigger])
+                   concurrency_limit=1).then(open_dataset, [picker, filter_state], editor + [trigger]).then(
+                       count, [picker, tags_mode], counts)
     auto_stop.click(lambda: STOPS.stop("caption") and None, None, None)
