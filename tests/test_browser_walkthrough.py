@@ -149,8 +149,7 @@ def walk(walk_app, page, tmp_path):
     shot(page, 4, "train-completed")
 
     # 4. Checkpoints: the list, a tiny grid (base + two checkpoints), choose one.
-    page.get_by_role("tab", name="Checkpoints").click()
-    page.locator("#ckpt-refresh").click()  # the table was filled when the run was picked, before it had checkpoints
+    page.get_by_role("tab", name="Checkpoints").click()  # opening the tab lists what training wrote meanwhile
     page.locator("#ckpt-table").get_by_text("12", exact=True).first.wait_for(timeout=30_000)
     field(page, "grid-prompts").fill("{trigger}, portrait")
     field(page, "grid-strengths").fill("1.0")
@@ -203,9 +202,9 @@ def walk(walk_app, page, tmp_path):
     # 7. Runware Playground: the same prompt on Runware beside the local image.
     page.get_by_role("tab", name="Runware Playground").click()
     pick(page, "playground-run", run.run_id)
-    # The run was already selected (it follows the Train tab) before it was published, so its AIR is not filled
-    # in by itself (reported to the runware room); the person pastes it from the Publish result.
-    field(page, "playground-lora").fill("story:walk@1")
+    # The run was picked (following the Train tab) before it was published: opening the tab fills in its AIR.
+    page.wait_for_function("document.querySelector('#playground-lora textarea, #playground-lora input').value === 'story:walk@1'",
+                           timeout=30_000)
     pick(page, "playground-size", "128x128 (quick test)")
     page.locator("#playground-prompt textarea").fill("{trigger} smiling")
     page.locator("#playground-compare").click()

@@ -124,6 +124,26 @@ def build(ctx: UIContext) -> None:
         runs = ctx.workspace.list_runs()
         return gr.update(choices=runs, value=current if current in runs else (runs[0] if runs else None))
 
+    def checkpoint_rows(found, chosen):
+        rows = [[c.step, time.strftime("%Y-%m-%d %H:%M", time.localtime(c.time)), None if c.loss is None else round(c.loss, 4),
+                 len(c.previews), "✅" if chosen and chosen.step == c.step else ""] for c in found]
+        return rows, [(p, f"step {c.step}") for c in found for p in c.previews]
+
+    @user_errors
+    def on_tab(run_id, current_step, evt: gr.SelectData):
+        """Opening the tab shows the checkpoints written since (a training may have run meanwhile); the grid and
+        the viewer's place are left as they are."""
+        from core import checkpoints
+
+        if evt.value != "Checkpoints" or not run_id:
+            return gr.update(), gr.update(), gr.update()
+        paths = paths_of(run_id)
+        found = checkpoints.list_checkpoints(paths)
+        rows, gallery = checkpoint_rows(found, checkpoints.read_chosen(paths))
+        steps = [c.step for c in found]
+        keep = current_step if current_step in steps else (steps[-1] if steps else None)
+        return rows, gallery, gr.update(choices=steps, value=keep)
+
     @user_errors
     def load_run(run_id):
         from core import checkpoints, compare
@@ -133,9 +153,7 @@ def build(ctx: UIContext) -> None:
         paths = paths_of(run_id)
         found = checkpoints.list_checkpoints(paths)
         chosen = checkpoints.read_chosen(paths)
-        rows = [[c.step, time.strftime("%Y-%m-%d %H:%M", time.localtime(c.time)), None if c.loss is None else round(c.loss, 4),
-                 len(c.previews), "✅" if chosen and chosen.step == c.step else ""] for c in found]
-        gallery = [(p, f"step {c.step}") for c in found for p in c.previews]
+        rows, gallery = checkpoint_rows(found, chosen)
         last = compare.last_grid(paths)
         grid = last.to_dict() if last else None
         strengths_choices = grid["spec"]["strengths"] if grid else []
@@ -250,6 +268,8 @@ def build(ctx: UIContext) -> None:
         ctx.shared["run"].change(lambda r: gr.update(choices=ctx.workspace.list_runs(), value=r), inputs=ctx.shared["run"], outputs=run)
     if ctx.blocks is not None:
         ctx.blocks.load(refresh_runs, inputs=run, outputs=run)
+    if ctx.tabs is not None:
+        ctx.tabs.select(on_tab, inputs=[run, step], outputs=[table, previews, step])
 
 
 def _as_float(value):

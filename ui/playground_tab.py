@@ -241,6 +241,18 @@ def build(ctx: UIContext) -> None:
 
     refresh.click(lambda: gr.update(choices=ctx.workspace.list_runs()), outputs=run)
     run.change(pick_run, inputs=run, outputs=[lora, weight, reports])
+
+    @user_errors
+    def on_tab(run_id, typed_air, evt: gr.SelectData):
+        """Opening the tab fills in a LoRA published since the run was picked (a typed AIR is left alone)."""
+        from core import playground
+
+        if evt.value != "Runware Playground" or not run_id or (typed_air or "").strip():
+            return gr.update()
+        return playground.run_facts(ctx.workspace, run_id).lora_air or gr.update()
+
+    if ctx.tabs is not None:
+        ctx.tabs.select(on_tab, inputs=[run, lora], outputs=lora)
     generate_btn.click(generate, inputs=inputs + [session_total, session_count],
                        outputs=[gallery, cost, session_total, session_count], concurrency_limit=4)
     compare_btn.click(compare_one, inputs=inputs + [concurrency, with_local, session_total, session_count],
