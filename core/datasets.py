@@ -147,22 +147,25 @@ def ensure(workspace: Workspace, name: str) -> Dataset:
         return create(workspace, name)
 
 
-def rename(workspace: Workspace, name: str, new_name: str) -> Dataset:
-    old = open_dataset(workspace, name)
+def _free_name(workspace: Workspace, new_name: str) -> tuple[str, Path]:
+    """A valid dataset name no dataset has yet, and the folder it will get."""
     clean = check_name(new_name, "dataset")
     target = workspace.dataset_dir(clean)
     if target.exists():
         raise DatasetExists(f"A dataset named '{clean}' already exists.", "Choose another name.")
+    return clean, target
+
+
+def rename(workspace: Workspace, name: str, new_name: str) -> Dataset:
+    old = open_dataset(workspace, name)
+    clean, target = _free_name(workspace, new_name)
     old.root.rename(target)
     return Dataset(clean, target)
 
 
 def duplicate(workspace: Workspace, name: str, new_name: str) -> Dataset:
     old = open_dataset(workspace, name)
-    clean = check_name(new_name, "dataset")
-    target = workspace.dataset_dir(clean)
-    if target.exists():
-        raise DatasetExists(f"A dataset named '{clean}' already exists.", "Choose another name.")
+    clean, target = _free_name(workspace, new_name)
     staging = target.with_name(f".{clean}.copying")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(old.root, staging, ignore=shutil.ignore_patterns(".*"))
