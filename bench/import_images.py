@@ -57,9 +57,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=40)
     args = parser.parse_args()
-    from core.dataset_import import run_import
-    from core.images import Preprocess
-    from core import datasets
+    from core.dataset.importer import run_import
+    from core.dataset.images import Preprocess
+    from core.dataset import datasets
     from core.workspace import Workspace
 
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:

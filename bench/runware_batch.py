@@ -29,9 +29,9 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.5)
     args = parser.parse_args()
 
-    from core.cloud_generation import DEFAULT_CONCURRENCY, CloudRequest, generate, generate_many
+    from core.runware.cloud import DEFAULT_CONCURRENCY, CloudRequest, generate, generate_many
     from core.settings import load_settings
-    from tests.support.fake_runware import FakeRunware
+    from core.selftest.loopback_runware import FakeRunware
 
     workspace = Path(tempfile.mkdtemp(prefix="bench-runware-"))
     with FakeRunware(image_delay=args.delay) as fake:

@@ -36,7 +36,8 @@ def main() -> int:
     parser.add_argument("--guidance", type=float, default=4.0)
     args = parser.parse_args()
 
-    from core import checkpoints, selftest_model
+    from core.checkpoints import store as checkpoints
+    from core.models import selftest_model
     from core.workspace import Workspace
     from tests.support.runs import train_selftest_run
 

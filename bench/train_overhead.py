@@ -32,8 +32,10 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args()
 
-    from core import selftest_model, train_config, training
-    from core.sample_images import write_character_set
+    from core.models import selftest_model
+    from core.training import config as train_config
+    from core.training import runner as training
+    from core.selftest.pictures import write_character_set
     from core.settings import load_settings
     from core.workspace import Workspace
 
@@ -46,7 +48,7 @@ def main() -> int:
     form.epochs, form.save_every = args.epochs, 10
     config = train_config.apply_form(config, form, workspace, settings.cache_dir)
     mflux_train = Path(sys.executable).parent / "mflux-train"
-    from core import train_checks
+    from core.training import checks as train_checks
 
     train_checks.validate(config, form, workspace)  # warm-up: the app has mflux's parser imported after its first Check
 

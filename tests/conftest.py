@@ -38,7 +38,7 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def selftest_model_dir(cache_dir) -> Path:
-    from core import selftest_model
+    from core.models import selftest_model
 
     return selftest_model.ensure(cache_dir)
 
@@ -103,7 +103,7 @@ def page(browser, request):
 @pytest.fixture()
 def fake_runware():
     """A loopback Runware WebSocket API (tests/support/fake_runware.py) for the real runware-sdk."""
-    from tests.support.fake_runware import FakeRunware
+    from core.selftest.loopback_runware import FakeRunware
 
     with FakeRunware() as fake:
         yield fake
@@ -141,7 +141,7 @@ def run_copy(trained_run, workspace):
 @pytest.fixture(scope="session")
 def likeness_model_dir(tmp_path_factory):
     """A tiny random DINOv2 in a folder, also set as LIKENESS_MODEL for the session."""
-    from tests.support.likeness_model import build_tiny_dinov2
+    from core.selftest.tiny_dinov2 import build_tiny_dinov2
 
     folder = build_tiny_dinov2(tmp_path_factory.mktemp("tiny-dinov2"))
     os.environ["LIKENESS_MODEL"] = str(folder)

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from core import adapters, checkpoints
-from core.engine import Engine, RenderSpec
+from core.models import adapters
+from core.checkpoints import store as checkpoints
+from core.generation.engine import Engine, RenderSpec
 
 
 @pytest.fixture()
@@ -73,7 +74,7 @@ def test_exported_adapter_gives_mflux_the_same_images_as_mflux_own_file(exported
 def test_a_foreign_lora_is_refused_by_the_engine_not_silently_ignored(tmp_path, cache_dir, selftest_model_dir):
     from safetensors.numpy import save_file
 
-    from core.engine import Engine
+    from core.generation.engine import Engine
 
     foreign = tmp_path / "sdxl.safetensors"
     save_file({"lora_unet_mid_block_attentions_0_proj_in.lora_up.weight": np.zeros((4, 4), np.float32)}, str(foreign))

@@ -1,6 +1,7 @@
 """The Dataset and Caption Editor handlers through gradio_client against the launched app."""
 
-from core import captions, datasets
+from core.captions import store as captions
+from core.dataset import datasets
 from core.workspace import Workspace
 from tests.support.images import photo_image
 

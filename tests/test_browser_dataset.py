@@ -2,7 +2,8 @@
 
 import pytest
 
-from core import captions, datasets
+from core.captions import store as captions
+from core.dataset import datasets
 from core.workspace import Workspace
 from tests.support.browser import screenshot
 from tests.support.images import photo_image

@@ -17,14 +17,14 @@ RUN_ID = "20261127-020000-mira"
 def playground_app(tmp_path_factory, cache_dir, likeness_model_dir, trained_run):
     """The app on its own workspace with two runs published to a loopback Runware: RUN_ID without a chosen
     checkpoint (Runware only) and a trained self-test run with one (both sides)."""
-    from core import runware
-    from core.runs import run_paths
+    from core.runware import registry as runware
+    from core.runs.paths import run_paths
     from core.settings import load_settings, register_secret
     from core.storage import write_json
     from core.workspace import Workspace
     from tests.support.app_server import running_app
     from tests.support.env import free_port
-    from tests.support.fake_runware import FakeRunware
+    from core.selftest.loopback_runware import FakeRunware
     from tests.support.images import write_mflux_dataset
 
     root = tmp_path_factory.mktemp("playground-workspace")
@@ -42,7 +42,7 @@ def playground_app(tmp_path_factory, cache_dir, likeness_model_dir, trained_run)
                                         sha256=hashlib.sha256(data).hexdigest(), air="story:mira@1", name="Mira",
                                         version="1", trigger_words="mira", default_weight=0.9)
         write_json(paths.publish_json, {"versions": [{"id": "alice/mira@1", "repo_id": "alice/mira", "air": registration.air, "runware_status": "ready"}]})
-        from core import checkpoints
+        from core.checkpoints import store as checkpoints
         from tests.support.runs import copy_run
 
         trained = copy_run(trained_run, workspace)

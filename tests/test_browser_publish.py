@@ -9,7 +9,7 @@ from core.workspace import Workspace
 from tests.support.app_server import running_app
 from tests.support.browser import screenshot
 from tests.support.env import free_port
-from tests.support.fake_hub import FakeHub
+from core.selftest.loopback_hub import FakeHub
 from tests.support.publishing import HF_TOKEN, RUNWARE_KEY, make_run
 
 pytestmark = pytest.mark.browser
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 def publish_app(tmp_path_factory, cache_dir):
     from core.settings import load_settings
 
-    from tests.support.fake_runware import FakeRunware
+    from core.selftest.loopback_runware import FakeRunware
 
     hub = FakeHub(tokens={HF_TOKEN: "alice"}).start()
     runware = FakeRunware(api_key=RUNWARE_KEY).start()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core import train_config, training
+from core.training import config as train_config
+from core.training import runner as training
 from core.workspace import Workspace
 from tests.support.browser import screenshot
 from tests.support.images import write_mflux_dataset

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import pytest
 
-from core import captions, checkpoints, datasets, training
-from core.runs import run_paths
+from core.captions import store as captions
+from core.checkpoints import store as checkpoints
+from core.dataset import datasets
+from core.training import runner as training
+from core.runs.paths import run_paths
 from core.workspace import Workspace
 from tests.support.app_server import running_app
 from tests.support.browser import ARTIFACTS
 from tests.support.env import free_port
-from tests.support.fake_hub import FakeHub
+from core.selftest.loopback_hub import FakeHub
 from tests.support.images import write_mflux_dataset
 from tests.support.publishing import HF_TOKEN, RUNWARE_KEY
 
@@ -29,7 +32,7 @@ NAME = "walk-mira"
 @pytest.fixture(scope="module")
 def walk_app(tmp_path_factory, cache_dir, selftest_model_dir, likeness_model_dir):
     from core.settings import load_settings
-    from tests.support.fake_runware import FakeRunware
+    from core.selftest.loopback_runware import FakeRunware
 
     hub = FakeHub(tokens={HF_TOKEN: "alice"}).start()
     runware = FakeRunware(api_key=RUNWARE_KEY).start()

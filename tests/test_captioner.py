@@ -2,10 +2,13 @@
 
 import pytest
 
-from core import captioner, captions, datasets, jobs
-from core.captioner import CaptionOptions
+from core import jobs
+from core.captions import captioner
+from core.captions import store as captions
+from core.dataset import datasets
+from core.captions.captioner import CaptionOptions
 from core.progress import Cancellation
-from tests.support.florence import build_tiny_florence
+from core.selftest.tiny_florence import build_tiny_florence
 from tests.support.images import photo_image
 
 
@@ -80,7 +83,7 @@ def test_first_use_downloads_the_model_with_progress(workspace, dataset, tiny_fl
     """The real huggingface_hub client downloads from a loopback Hub (only the network edge is fake)."""
     from huggingface_hub import HfApi
 
-    from tests.support.fake_hub import FakeHub
+    from core.selftest.loopback_hub import FakeHub
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
     hub = FakeHub(tokens={"hf_writer": "alice"}).start()

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from core import captions, datasets
+from core.captions import store as captions
+from core.dataset import datasets
 from core.errors import NotFound
 from tests.support.env import PROJECT_ROOT
 from tests.support.images import photo_image
@@ -113,7 +114,8 @@ def test_a_caption_too_long_is_refused(dataset):
 
 SAVER = """
 import sys
-from core import captions, datasets
+from core.captions import store as captions
+from core.dataset import datasets
 from core.workspace import Workspace
 dataset = datasets.open_dataset(Workspace(__import__('pathlib').Path(sys.argv[1])), "mira")
 print("ready", flush=True)

@@ -5,8 +5,9 @@ import zipfile
 
 import pytest
 
-from core import adapters, checkpoints
-from core.checkpoints import CheckpointError
+from core.models import adapters
+from core.checkpoints import store as checkpoints
+from core.checkpoints.store import CheckpointError
 from core.errors import AppError, NotFound
 
 

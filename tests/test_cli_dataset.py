@@ -1,7 +1,7 @@
 """`python -m core dataset ...` and `captions ...` with --json, as a person's script would call them."""
 
 from tests.support.env import cli_env, run_cli
-from tests.support.florence import build_tiny_florence
+from core.selftest.tiny_florence import build_tiny_florence
 from tests.support.images import photo_image
 
 

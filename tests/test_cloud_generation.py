@@ -7,9 +7,9 @@ import hashlib
 import pytest
 from PIL import Image
 
-from core import runware
-from core.cloud_generation import CloudRequest, LoraRef, generate, generate_many, total_cost
-from core.runware import RunwareError
+from core.runware import registry as runware
+from core.runware.cloud import CloudRequest, LoraRef, generate, generate_many, total_cost
+from core.runware.registry import RunwareError
 
 
 def _ready_lora(settings, fake, air="story:mira@1"):

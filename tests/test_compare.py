@@ -3,7 +3,9 @@
 import pytest
 from PIL import Image
 
-from core import compare, generation, likeness
+from core.checkpoints import compare
+from core.generation import local as generation
+from core.checkpoints import likeness
 from core.progress import Cancellation, Cancelled
 
 

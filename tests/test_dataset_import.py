@@ -6,9 +6,10 @@ import zipfile
 import pytest
 from PIL import Image
 
-from core import captions, datasets
-from core.dataset_import import run_import, safe_stem
-from core.images import Preprocess, prepare, register_heif
+from core.captions import store as captions
+from core.dataset import datasets
+from core.dataset.importer import run_import, safe_stem
+from core.dataset.images import Preprocess, prepare, register_heif
 from tests.support.images import character_image, photo_image
 
 
@@ -135,7 +136,7 @@ def test_separate_captions_folder_pairs_by_stem_and_nothing_existing_is_lost(wor
 
 
 def test_decompression_bomb_is_refused_with_the_limit(tmp_path, monkeypatch):
-    from core import images
+    from core.dataset import images
 
     Image.new("RGB", (2000, 2000)).save(tmp_path / "big.png")
     with pytest.raises(images.ImageRejected, match="above the limit of 1,000,000 pixels"):

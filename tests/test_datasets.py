@@ -2,8 +2,9 @@
 
 import pytest
 
-from core import captions, datasets
-from core.images import Preprocess
+from core.captions import store as captions
+from core.dataset import datasets
+from core.dataset.images import Preprocess
 from tests.support.images import photo_image
 
 

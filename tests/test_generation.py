@@ -6,8 +6,10 @@ import time
 import pytest
 from PIL import Image
 
-from core import checkpoints, generation, jobs
-from core.engine import decode_mode
+from core import jobs
+from core.checkpoints import store as checkpoints
+from core.generation import local as generation
+from core.generation.engine import decode_mode
 from core.errors import ModelError
 from core.progress import Cancellation, Cancelled
 

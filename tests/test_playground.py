@@ -7,8 +7,10 @@ import json
 
 import pytest
 
-from core import checkpoints, playground, runware
-from core.playground_report import list_reports, load_report
+from core.checkpoints import store as checkpoints
+from core.playground import pairs as playground
+from core.runware import registry as runware
+from core.playground.report import list_reports, load_report
 from core.storage import write_json
 
 PROMPTS = ["{trigger}, a portrait", "{trigger} in the rain [nocredit]"]
@@ -85,7 +87,7 @@ def test_prompts_file_formats(tmp_path):
 
 def test_stop_keeps_a_readable_report(workspace, runware_settings, fake_runware):
     from core.progress import Cancellation
-    from core.runs import run_paths
+    from core.runs.paths import run_paths
 
     paths = run_paths(workspace, "20261127-040000-mira")
     paths.write_record({"run_id": paths.run_id, "dataset": "mira", "model": "selftest", "trigger": "mira"})
@@ -112,7 +114,7 @@ def test_stop_keeps_a_readable_report(workspace, runware_settings, fake_runware)
 
 
 def test_air_comes_from_the_publish_record_preferring_ready_versions(workspace):
-    from core.runs import run_paths
+    from core.runs.paths import run_paths
 
     paths = run_paths(workspace, "20261127-050000-mira")
     paths.root.mkdir(parents=True)
@@ -126,8 +128,8 @@ def test_air_comes_from_the_publish_record_preferring_ready_versions(workspace):
 
 
 def test_a_foreign_or_damaged_publish_record_reads_as_unpublished(workspace):
-    from core import publish
-    from core.runs import run_paths
+    from core.publishing import publish
+    from core.runs.paths import run_paths
 
     paths = run_paths(workspace, "20261127-050100-mira")
     paths.root.mkdir(parents=True)

@@ -2,7 +2,9 @@
 
 from PIL import ImageFilter
 
-from core import captions, datasets, preflight
+from core.captions import store as captions
+from core.dataset import datasets
+from core.dataset import preflight
 from tests.support.images import photo_image
 
 

@@ -1,4 +1,4 @@
-from core import preview_prompts
+from core.dataset import preview_prompts
 
 
 def test_prompts_round_trip_and_old_files_stay_recoverable(workspace):

@@ -8,10 +8,10 @@ import json
 import httpx
 import pytest
 
-from core import checkpoints
-from core import publish as publishing
+from core.checkpoints import store as checkpoints
+from core.publishing import publish as publishing
 from tests.support.env import cli_env, run_cli
-from tests.support.fake_hub import FakeHub
+from core.selftest.loopback_hub import FakeHub
 from tests.support.publishing import HF_TOKEN, hub_settings
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.env import cli_env, run_cli
-from tests.support.fake_hub import FakeHub
+from core.selftest.loopback_hub import FakeHub
 from tests.support.publishing import HF_TOKEN, RUNWARE_KEY, make_run
 
 

@@ -9,11 +9,11 @@ import httpx
 import pytest
 from PIL import Image
 
-from core import publish as publishing
+from core.publishing import publish as publishing
 from core.errors import AppError
-from core.hub import HubError
-from core.publication import ALLOWLIST
-from tests.support.fake_hub import FakeHub
+from core.publishing.hub import HubError
+from core.publishing.record import ALLOWLIST
+from core.selftest.loopback_hub import FakeHub
 from tests.support.publishing import HF_TOKEN, RUNWARE_KEY, hub_settings, make_run
 
 
@@ -86,7 +86,7 @@ def test_rerun_with_unchanged_files_makes_no_commit_and_an_edited_card_makes_one
 
     card, edited = publishing.draft_card(settings, request_for(adapter, samples), account="someone")
     assert not edited and 'load_lora_weights("someone/' in card
-    from core import model_card
+    from core.publishing import model_card
 
     model_card.save_draft(paths, card.replace("## Trigger word", "My own words.\n\n## Trigger word"))
     _, third = run_publish(settings, request_for(adapter, samples[:1]))
@@ -175,7 +175,7 @@ def test_a_card_holding_a_secret_or_broken_yaml_is_refused_before_upload(setting
 
 
 def test_a_hub_that_stops_answering_fails_in_bounded_time_with_a_sentence(settings, workspace, hub):
-    from core import hub as hub_client
+    from core.publishing import hub as hub_client
 
     settings = hub_settings(settings, hub)
     _, adapter, samples = make_run(workspace)

@@ -7,9 +7,9 @@ import dataclasses
 
 import pytest
 
-from core import publish as publishing
+from core.publishing import publish as publishing
 from core.errors import AppError
-from tests.support.fake_hub import FakeHub
+from core.selftest.loopback_hub import FakeHub
 from tests.support.publishing import HF_TOKEN, hub_settings, make_run
 
 

@@ -22,8 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from core import captions, datasets, training
-from core.runs import run_paths
+from core.captions import store as captions
+from core.dataset import datasets
+from core.training import runner as training
+from core.runs.paths import run_paths
 from core.workspace import Workspace
 from tests.support.env import PROJECT_ROOT, cli_env, free_port, run_cli
 from tests.support.images import write_mflux_dataset
@@ -177,7 +179,7 @@ def _limit_file_size(limit: int):
 
 
 def test_a_disk_that_fills_during_export_leaves_no_file_and_says_so(run_copy, workspace_dir, cache_dir, tmp_path):
-    from core import checkpoints
+    from core.checkpoints import store as checkpoints
 
     size = checkpoints.export_adapter(run_copy, 3, out=tmp_path / "probe.safetensors").path.stat().st_size
     target = run_copy.adapters_dir / f"{run_copy.run_id}-step0000003.safetensors"
@@ -232,7 +234,7 @@ def test_the_app_killed_during_training_leaves_the_worker_running_and_a_dead_wor
 
 
 def start_training(workspace_dir: Path, cache_dir: Path) -> str:
-    """A 12-step self-test training in its own worker process (started as the Train tab does, via core.training)."""
+    """A 12-step self-test training in its own worker process (started as the Train tab does, via core.training.runner)."""
     code, data, stderr = run_cli(["train", "start", "train-kill", "--model", "selftest", "--trigger", "mira", "--epochs", "3"],
                                  cli_env(workspace_dir, cache_dir))
     assert code == 0, (data, stderr[-2000:])

@@ -8,8 +8,10 @@ import sys
 import textwrap
 import time
 
-from core import run_events, run_state, training
-from core.runs import run_paths
+from core.runs import events as run_events
+from core.runs import state as run_state
+from core.training import runner as training
+from core.runs.paths import run_paths
 from tests.support.env import cli_env, run_cli
 from tests.support.images import write_mflux_dataset
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from core import runware
+from core.runware import registry as runware
 from tests.support.env import cli_env, run_cli
 
 
@@ -48,7 +48,7 @@ def test_architecture_command(workspace_dir, cache_dir, fake_runware):
 
 
 def test_compare_runware_only_and_reports(workspace, workspace_dir, cache_dir, runware_settings, fake_runware, tmp_path):
-    from core.runs import run_paths
+    from core.runs.paths import run_paths
     from core.storage import write_json
 
     paths = run_paths(workspace, "20261127-010000-mira")

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from core import runware
-from core.runware import RunwareError
+from core.runware import registry as runware
+from core.runware.registry import RunwareError
 
 ADAPTER = b"safetensors-bytes-of-a-klein-lora" * 100
 SHA = hashlib.sha256(ADAPTER).hexdigest()

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.app_server import running_app
 from tests.support.env import free_port
-from tests.support.fake_hub import FakeHub
+from core.selftest.loopback_hub import FakeHub
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,7 @@ def publish_to(hub: FakeHub, runware):
     def stage(run) -> str:
         from dataclasses import replace
 
-        from core import publish
+        from core.publishing import publish
 
         run.settings = replace(run.settings, hf_token=HF_SECRET, hf_endpoint=hub.url, runware_api_key=RW_SECRET,
                                runware_ws_url=runware.url)
@@ -53,12 +53,12 @@ def publish_to(hub: FakeHub, runware):
 
 
 def test_no_secret_in_any_file_upload_task_or_log_of_a_whole_pipeline(settings, workspace, monkeypatch):
-    from core import selftest
+    from core.selftest import runner as selftest
     from core.log import setup_logging
-    from core.selftest import Stage
-    from core.selftest_stages import STAGES
+    from core.selftest.runner import Stage
+    from core.selftest.stages import STAGES
     from core.settings import load_settings
-    from tests.support.fake_runware import FakeRunware
+    from core.selftest.loopback_runware import FakeRunware
 
     monkeypatch.setenv("HF_TOKEN", HF_SECRET)  # also in every subprocess's environment (the training worker)
     monkeypatch.setenv("RUNWARE_API_KEY", RW_SECRET)

@@ -1,16 +1,16 @@
 """The offline self-test: the CLI runs every stage on the self-test model; the runner reports a failing
 stage and skips only what depends on it."""
 
-from core import selftest
+from core.selftest import runner as selftest
 from core.errors import AppError
-from core.selftest import Stage
+from core.selftest.runner import Stage
 from tests.support.env import cli_env, run_cli
 
 
 def test_selftest_cli_passes_every_stage(workspace_dir, cache_dir):
     code, data, stderr = run_cli(["selftest"], cli_env(workspace_dir, cache_dir), timeout=900)
     assert code == 0, (data, stderr[-2000:])
-    from core.selftest_stages import STAGES
+    from core.selftest.stages import STAGES
 
     assert [s["name"] for s in data["stages"]] == [s.name for s in STAGES]
     assert all(s["status"] == "passed" and s["seconds"] >= 0 for s in data["stages"])

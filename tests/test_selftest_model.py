@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import models, selftest_model
+from core.models import base as models
+from core.models import selftest_model
 from core.errors import ModelError
 from tests.support.images import write_mflux_dataset
 

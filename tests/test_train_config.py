@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from core import aitoolkit_import, train_checks, train_config
+from core.training import aitoolkit as aitoolkit_import
+from core.training import checks as train_checks
+from core.training import config as train_config
 from tests.support.images import write_mflux_dataset
 
 AITOOLKIT_YAML = """\

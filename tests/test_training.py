@@ -10,8 +10,11 @@ import time
 
 import pytest
 
-from core import run_events, run_state, train_config, training
-from core.runs import run_paths
+from core.runs import events as run_events
+from core.runs import state as run_state
+from core.training import config as train_config
+from core.training import runner as training
+from core.runs.paths import run_paths
 from core.settings import load_settings
 from core.workspace import Workspace
 from tests.support.env import cli_env, run_cli

@@ -10,7 +10,9 @@ from dataclasses import asdict
 
 import gradio as gr
 
-from core import captioner, captions, datasets
+from core.captions import captioner
+from core.captions import store as captions
+from core.dataset import datasets
 from ui.background import relay
 from ui.context import UIContext
 from ui.feedback import user_errors

@@ -41,7 +41,7 @@ def _prompts_text() -> str:
 
 
 def build(ctx: UIContext) -> None:
-    from core.models import BASE_MODELS
+    from core.models.base import BASE_MODELS
 
     from ui.shell import HEAD_PATHS
 
@@ -101,14 +101,14 @@ def build(ctx: UIContext) -> None:
 
     def paths_of(run_id):
         from core.errors import AppError
-        from core.runs import run_paths
+        from core.runs.paths import run_paths
 
         if not run_id:
             raise AppError("No run is selected.", "Pick a run (train one in the Train tab first).")
         return run_paths(ctx.workspace, run_id, must_exist=True)
 
     def chosen_text(paths) -> str:
-        from core import checkpoints
+        from core.checkpoints import store as checkpoints
 
         chosen = checkpoints.read_chosen(paths)
         if chosen is None:
@@ -133,7 +133,7 @@ def build(ctx: UIContext) -> None:
     def on_tab(run_id, current_step, evt: gr.SelectData):
         """Opening the tab shows the checkpoints written since (a training may have run meanwhile); the grid and
         the viewer's place are left as they are."""
-        from core import checkpoints
+        from core.checkpoints import store as checkpoints
 
         if evt.value != "Checkpoints" or not run_id:
             return gr.update(), gr.update(), gr.update()
@@ -146,7 +146,8 @@ def build(ctx: UIContext) -> None:
 
     @user_errors
     def load_run(run_id):
-        from core import checkpoints, compare
+        from core.checkpoints import store as checkpoints
+        from core.checkpoints import compare
 
         if not run_id:
             return [], [], gr.update(choices=[]), "No run selected.", None, [0, 0], {}, compare_grid.render(None), None, "", gr.update(choices=[])
@@ -164,7 +165,8 @@ def build(ctx: UIContext) -> None:
 
     @user_errors
     def export(run_id, step_value):
-        from core import adapters, checkpoints
+        from core.models import adapters
+        from core.checkpoints import store as checkpoints
 
         paths = paths_of(run_id)
         exported = checkpoints.export_adapter(paths, int(step_value) if step_value not in (None, "") else None)
@@ -175,7 +177,7 @@ def build(ctx: UIContext) -> None:
 
     @user_errors
     def render(run_id, prompts_text, strengths_text, seeds_text, model_key, size_text, steps_value, guidance_value):
-        from core import compare
+        from core.checkpoints import compare
         from core.errors import AppError
 
         paths = paths_of(run_id)
@@ -210,7 +212,8 @@ def build(ctx: UIContext) -> None:
 
     @user_errors
     def score(run_id, grid, at, strength):
-        from core import compare, likeness
+        from core.checkpoints import compare
+        from core.checkpoints import likeness
         from core.errors import AppError
 
         if not grid or not grid.get("cells"):
@@ -233,7 +236,7 @@ def build(ctx: UIContext) -> None:
 
     @user_errors
     def choose(run_id, grid, at, strength):
-        from core import checkpoints
+        from core.checkpoints import store as checkpoints
         from core.errors import AppError
 
         if not grid:

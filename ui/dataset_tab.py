@@ -7,9 +7,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from core import captions, datasets, preflight, preview_prompts
-from core.dataset_import import import_sources
-from core.images import ASPECTS, CROPS, Preprocess
+from core.captions import store as captions
+from core.dataset import datasets
+from core.dataset import preflight
+from core.dataset import preview_prompts
+from core.dataset.importer import import_sources
+from core.dataset.images import ASPECTS, CROPS, Preprocess
 from ui.background import relay
 from ui.context import UIContext
 from ui.feedback import user_errors

@@ -16,8 +16,8 @@ NO_LORA = "(none)"
 
 
 def build(ctx: UIContext) -> None:
-    from core.generation import SIZE_PRESETS
-    from core.models import BASE_MODELS
+    from core.generation.local import SIZE_PRESETS
+    from core.models.base import BASE_MODELS
 
     gr.Markdown("## Local Generate\nThe model stays loaded between images; it is freed when training starts.")
     with gr.Row():
@@ -51,12 +51,12 @@ def build(ctx: UIContext) -> None:
     selected = gr.State(None)
 
     def lora_choices():
-        from core import checkpoints
+        from core.checkpoints import store as checkpoints
 
         return [NO_LORA] + [(p.name, str(p)) for p in checkpoints.exported_adapters(ctx.workspace)]
 
     def history_items():
-        from core import generation
+        from core.generation import local as generation
 
         return [(str(g.path), f"seed {g.settings.get('seed')}") for g in generation.history(ctx.workspace)]
 
@@ -68,7 +68,7 @@ def build(ctx: UIContext) -> None:
     @user_errors
     def run(prompt_text, model_key, size_name, seed_value, steps_value, guidance_value, quantize_value, count_value,
             path1, scale1, path2, scale2):
-        from core import generation
+        from core.generation import local as generation
 
         width, height = SIZE_PRESETS[size_name]
         loras = [(p, float(s)) for p, s in ((path1, scale1), (path2, scale2)) if p and p != NO_LORA]
@@ -100,7 +100,7 @@ def build(ctx: UIContext) -> None:
 
     @user_errors
     def select(event: gr.SelectData):
-        from core import generation
+        from core.generation import local as generation
 
         items = generation.history(ctx.workspace)
         if event.index is None or event.index >= len(items):
@@ -110,7 +110,7 @@ def build(ctx: UIContext) -> None:
 
     @user_errors
     def reuse_settings(path):
-        from core import generation
+        from core.generation import local as generation
         from core.errors import AppError
 
         if not path:

@@ -74,7 +74,7 @@ def _pair_choices(report) -> list[tuple[str, int]]:
 
 
 def build(ctx: UIContext) -> None:
-    from core.playground_report import SAMPLER_NOTE
+    from core.playground.report import SAMPLER_NOTE
 
     key = ctx.settings.secrets_status()["RUNWARE_API_KEY"]
     gr.Markdown(f"## Runware Playground\nGenerate on Runware with your LoRA and compare with the local image. "
@@ -127,8 +127,8 @@ def build(ctx: UIContext) -> None:
     report_link = gr.Markdown("", elem_id="playground-report-link")
 
     def report_names(run_id):
-        from core import playground_report
-        from core.runs import run_paths
+        from core.playground import report as playground_report
+        from core.runs.paths import run_paths
 
         if not run_id:
             return []
@@ -136,7 +136,7 @@ def build(ctx: UIContext) -> None:
 
     @user_errors
     def pick_run(run_id):
-        from core import playground
+        from core.playground import pairs as playground
 
         if not run_id:
             return gr.update(), gr.update(), gr.update(choices=[], value=None)
@@ -146,7 +146,7 @@ def build(ctx: UIContext) -> None:
                 gr.update(choices=names, value=names[0] if names else None))
 
     def request_from(base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count):
-        from core.cloud_generation import CloudRequest, LoraRef
+        from core.runware.cloud import CloudRequest, LoraRef
 
         width, height = _size(size_text)
         loras = (LoraRef(lora_air.strip(), float(weight_value)),) if (lora_air or "").strip() else ()
@@ -157,8 +157,8 @@ def build(ctx: UIContext) -> None:
     @user_errors
     def generate(run_id, base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count,
                  total, requests_made):
-        from core import playground
-        from core.cloud_generation import generate as cloud_generate, total_cost
+        from core.playground import pairs as playground
+        from core.runware.cloud import generate as cloud_generate, total_cost
 
         if run_id:
             text = playground.with_trigger(text, playground.run_facts(ctx.workspace, run_id).trigger)
@@ -170,7 +170,7 @@ def build(ctx: UIContext) -> None:
 
     def run_batch(run_id, base_air, lora_air, weight_value, prompts, seed_value, size_text, steps_value, cfg_value,
                   parallel, local_too, total, requests_made, key):
-        from core import playground
+        from core.playground import pairs as playground
 
         if not run_id:
             raise gr.Error("Pick a run first: its LoRA AIR, adapter and dataset are used.", print_exception=False)
@@ -222,7 +222,7 @@ def build(ctx: UIContext) -> None:
 
     @user_errors
     def open_report(run_id, name):
-        from core import playground
+        from core.playground import pairs as playground
 
         if not (run_id and name):
             raise gr.Error("Pick a run and one of its saved reports.", print_exception=False)
@@ -233,7 +233,7 @@ def build(ctx: UIContext) -> None:
 
     @user_errors
     def show_pair(folder, index):
-        from core.playground_report import load_report
+        from core.playground.report import load_report
 
         if not folder or index is None:
             return None, None, None, ""
@@ -245,7 +245,7 @@ def build(ctx: UIContext) -> None:
     @user_errors
     def on_tab(run_id, typed_air, evt: gr.SelectData):
         """Opening the tab fills in a LoRA published since the run was picked (a typed AIR is left alone)."""
-        from core import playground
+        from core.playground import pairs as playground
 
         if evt.value != "Runware Playground" or not run_id or (typed_air or "").strip():
             return gr.update()

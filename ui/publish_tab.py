@@ -21,14 +21,14 @@ PRIVATE_WARNING = ("⚠️ **Private repo: Runware cannot download it**, so Runw
 
 
 def _preview(text: str) -> str:
-    from core.model_card import split
+    from core.publishing.model_card import split
 
     meta, body = split(text or "")
     return (f"```yaml\n{meta}\n```\n\n{body}" if meta else body) or "_(empty card)_"
 
 
 def build(ctx: UIContext) -> None:
-    from core import publish_overview
+    from ui import publish_overview
 
     gr.Markdown("## Publish\n\nOne commit to the Hugging Face Hub (adapter, model card, samples, training settings), "
                 "then a Runware model waited until it is ready. Publishing the same thing again is safe.")
@@ -84,7 +84,7 @@ def build(ctx: UIContext) -> None:
     def request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text=None, into=False):
         from pathlib import Path
 
-        from core.publish import PublishRequest
+        from core.publishing.publish import PublishRequest
 
         return PublishRequest(run_id, repo_id=(repo_name or "").strip() or None, private=vis == "Private",
                               adapter=Path(adapter_path.strip()) if adapter_path and adapter_path.strip() else None,
@@ -93,7 +93,7 @@ def build(ctx: UIContext) -> None:
                               allow_existing=True if into else None)
 
     def account_text(quiet: bool):
-        from core import hub
+        from core.publishing import hub
         from core.errors import AppError
 
         try:
@@ -108,7 +108,7 @@ def build(ctx: UIContext) -> None:
     check_token = user_errors(lambda: account_text(quiet=False))
 
     def generated_card(run_id, adapter_path, repo_name, picked, account_id="you"):
-        from core.publish import draft_card
+        from core.publishing.publish import draft_card
 
         try:
             request = request_for(run_id, adapter_path, repo_name, "Public", False, "", picked)
@@ -126,8 +126,8 @@ def build(ctx: UIContext) -> None:
     def keep_unsaved(owner, text) -> None:
         """Typing in the card and then switching run must not lose it: it becomes the old run's draft."""
         if owner:
-            from core import model_card
-            from core.runs import run_paths
+            from core.publishing import model_card
+            from core.runs.paths import run_paths
             from core.workspace import workspace_from
 
             model_card.save_draft(run_paths(workspace_from(ctx.settings), owner), text, check=False)
@@ -161,8 +161,8 @@ def build(ctx: UIContext) -> None:
 
     @user_errors
     def save(run_id, text):
-        from core import model_card
-        from core.runs import run_paths
+        from core.publishing import model_card
+        from core.runs.paths import run_paths
         from core.workspace import workspace_from
 
         model_card.save_draft(run_paths(workspace_from(ctx.settings), run_id, must_exist=True), text)
@@ -170,9 +170,10 @@ def build(ctx: UIContext) -> None:
 
     @user_errors
     def reset(run_id, adapter_path, repo_name, picked, account_id):
-        from core.publish import PublishRequest
-        from core import model_card, publish as publishing
-        from core.runs import run_paths
+        from core.publishing.publish import PublishRequest
+        from core.publishing import model_card
+        from core.publishing import publish as publishing
+        from core.runs.paths import run_paths
         from core.workspace import workspace_from
 
         paths = run_paths(workspace_from(ctx.settings), run_id, must_exist=True)
@@ -186,7 +187,7 @@ def build(ctx: UIContext) -> None:
     @user_errors
     def run_publish(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into):
         from core.progress import Cancelled
-        from core.publish import publish
+        from core.publishing.publish import publish
 
         if not run_id:
             raise gr.Error("Pick a run first.")

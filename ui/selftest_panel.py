@@ -26,7 +26,7 @@ def build(ctx: UIContext) -> None:
 
     @user_errors
     def run_selftest():
-        from core import selftest
+        from core.selftest import runner as selftest
 
         rows: list[list] = []
         with STOPS.job("selftest") as cancel:

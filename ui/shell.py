@@ -26,7 +26,7 @@ HEAD_PATHS: list[str] = []
 
 
 def header_text(ctx: UIContext) -> str:
-    from core.doctor import diagnose
+    from core.system import diagnose
 
     diagnosis = diagnose(ctx.settings)
     notes = "".join(f"\n\n⚠️ {note}" for note in diagnosis.problems + diagnosis.warnings)

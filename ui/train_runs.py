@@ -1,6 +1,6 @@
 """The Train tab's live run panel and run history: progress, loss plot, previews, log, runs list, diff.
 
-Everything here renders what core.training / core.run_events return; nothing reads run files itself.
+Everything here renders what core.training.runner / core.runs.events return; nothing reads run files itself.
 """
 
 from __future__ import annotations
@@ -9,9 +9,12 @@ import html
 
 import gradio as gr
 
-from core import run_diff, run_events, run_state, training
-from core.runs import run_paths
-from core.train_estimates import format_duration
+from core.runs import diff as run_diff
+from core.runs import events as run_events
+from core.runs import state as run_state
+from core.training import runner as training
+from core.runs.paths import run_paths
+from core.training.estimates import format_duration
 from ui.context import UIContext
 from ui.feedback import user_errors
 
@@ -43,7 +46,7 @@ def progress_html(run: training.RunStatus | None) -> str:
     if run.final_loss is not None:
         parts.append(f"loss {run.final_loss:.4f}")
     if run.active:
-        from core.train_estimates import memory_pressure
+        from core.training.estimates import memory_pressure
 
         pressure = memory_pressure()
         if pressure:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from core import aitoolkit_import, train_checks, train_config, training
-from core.lora_targets import LAYER_CHOICES
+from core.training import aitoolkit as aitoolkit_import
+from core.training import checks as train_checks
+from core.training import config as train_config
+from core.training import runner as training
+from core.models.lora_targets import LAYER_CHOICES
 from ui import train_runs
 from ui.context import UIContext
 from ui.feedback import user_errors
@@ -177,7 +180,7 @@ def build(ctx: UIContext) -> None:
     def run_check(config_json, *values):
         config, form = current(config_json, values)
         if form.model == "selftest":
-            from core import selftest_model
+            from core.models import selftest_model
 
             selftest_model.ensure(ctx.settings.cache_dir)
         history_speeds = training.measured_seconds_per_step(workspace, form.model, form.max_resolution)
@@ -250,7 +253,7 @@ def build(ctx: UIContext) -> None:
     def dataset_trigger(name, current):
         if current or not name:
             return gr.update()
-        from core import datasets
+        from core.dataset import datasets
 
         try:
             return datasets.open_dataset(workspace, name).trigger or gr.update()

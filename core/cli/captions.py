@@ -50,13 +50,13 @@ def register(commands: Commands) -> None:
 
 
 def _dataset(context: Context):
-    from core import datasets
+    from core.dataset import datasets
 
     return datasets.open_dataset(context.workspace, context.args.name)
 
 
 def _changes_outcome(context: Context, changes, source: str) -> Outcome:
-    from core import captions
+    from core.captions import store as captions
 
     applied = captions.apply(_dataset(context), changes, source=source) if context.args.apply else []
     rows = [asdict(c) for c in changes]
@@ -67,7 +67,7 @@ def _changes_outcome(context: Context, changes, source: str) -> Outcome:
 
 
 def run_auto(context: Context) -> Outcome:
-    from core.captioner import DEFAULT_MODEL, CaptionOptions, auto_caption
+    from core.captions.captioner import DEFAULT_MODEL, CaptionOptions, auto_caption
 
     args = context.args
     dataset = _dataset(context)
@@ -86,7 +86,7 @@ def run_auto(context: Context) -> Outcome:
 
 
 def run_show(context: Context) -> Outcome:
-    from core import captions
+    from core.captions import store as captions
 
     dataset = _dataset(context)
     texts = captions.read_all(dataset)
@@ -97,14 +97,14 @@ def run_show(context: Context) -> Outcome:
 
 
 def run_set(context: Context) -> Outcome:
-    from core import captions
+    from core.captions import store as captions
 
     changed = captions.save(_dataset(context), context.args.stem, context.args.text)
     return Outcome({"stem": context.args.stem, "changed": changed}, "Saved." if changed else "Unchanged.")
 
 
 def run_replace(context: Context) -> Outcome:
-    from core import captions
+    from core.captions import store as captions
 
     args = context.args
     changes = captions.preview_replace(_dataset(context), args.find, args.replacement, regex=args.regex, ignore_case=args.ignore_case)
@@ -112,28 +112,28 @@ def run_replace(context: Context) -> Outcome:
 
 
 def run_prefix(context: Context) -> Outcome:
-    from core import captions
+    from core.captions import store as captions
 
     changes = captions.preview_affix(_dataset(context), prefix=context.args.prefix, suffix=context.args.suffix)
     return _changes_outcome(context, changes, "prefix")
 
 
 def run_trigger(context: Context) -> Outcome:
-    from core import captions
+    from core.captions import store as captions
 
     changes = captions.preview_trigger(_dataset(context), context.args.word, remove=context.args.remove)
     return _changes_outcome(context, changes, "trigger")
 
 
 def run_undo(context: Context) -> Outcome:
-    from core import captions
+    from core.captions import store as captions
 
     restored = captions.undo(_dataset(context))
     return Outcome({"restored": [asdict(c) for c in restored]}, f"Restored {len(restored)} caption(s).")
 
 
 def run_history(context: Context) -> Outcome:
-    from core import captions
+    from core.captions import store as captions
 
     rows = captions.version_rows(_dataset(context), context.args.stem)
     return Outcome({"versions": rows}, "\n".join(f"{r['index']:>3} {r['when']} {r['source']:<8} {r['text']}" for r in rows))

@@ -27,8 +27,8 @@ def register(commands: Commands) -> None:
 
 
 def run_list(context: Context) -> Outcome:
-    from core import checkpoints
-    from core.runs import run_paths
+    from core.checkpoints import store as checkpoints
+    from core.runs.paths import run_paths
 
     paths = run_paths(context.workspace, context.args.run, must_exist=True)
     found = checkpoints.list_checkpoints(paths)
@@ -45,8 +45,8 @@ def run_list(context: Context) -> Outcome:
 
 
 def run_export(context: Context) -> Outcome:
-    from core import checkpoints
-    from core.runs import run_paths
+    from core.checkpoints import store as checkpoints
+    from core.runs.paths import run_paths
 
     paths = run_paths(context.workspace, context.args.run, must_exist=True)
     out = Path(context.args.out) if context.args.out else None
@@ -55,7 +55,7 @@ def run_export(context: Context) -> Outcome:
 
 
 def run_validate(context: Context) -> Outcome:
-    from core import adapters
+    from core.models import adapters
 
     geometry = None if context.args.model == "auto" else adapters.geometry_for_model(context.args.model)
     report = adapters.inspect(Path(context.args.file), geometry)
@@ -63,7 +63,7 @@ def run_validate(context: Context) -> Outcome:
 
 
 def run_choose(context: Context) -> Outcome:
-    from core import checkpoints
+    from core.checkpoints import store as checkpoints
 
     chosen = checkpoints.choose(context.workspace, context.args.run, context.args.step, context.args.strength)
     return Outcome(chosen.to_dict(), f"Chose step {chosen.step} at strength {chosen.strength}: {chosen.adapter_path}")

@@ -29,9 +29,10 @@ def register(commands: Commands) -> None:
 
 
 def run(context: Context) -> Outcome:
-    from core import compare, likeness
+    from core.checkpoints import compare
+    from core.checkpoints import likeness
     from core.errors import AppError
-    from core.runs import run_paths
+    from core.runs.paths import run_paths
 
     args = context.args
     paths = run_paths(context.workspace, args.run, must_exist=True)

@@ -46,7 +46,7 @@ def _preprocess_args(parser) -> None:
 
 
 def _preprocess_from(args, base):
-    from core.images import Preprocess
+    from core.dataset.images import Preprocess
 
     data = base.to_dict()
     for key in ("resolution", "crop", "aspect", "background"):
@@ -56,8 +56,8 @@ def _preprocess_from(args, base):
 
 
 def run_create(context: Context) -> Outcome:
-    from core import datasets
-    from core.images import Preprocess
+    from core.dataset import datasets
+    from core.dataset.images import Preprocess
 
     dataset = datasets.create(context.workspace.ensure(), context.args.name,
                               preprocess=_preprocess_from(context.args, Preprocess()), trigger=context.args.trigger)
@@ -66,8 +66,8 @@ def run_create(context: Context) -> Outcome:
 
 
 def run_import(context: Context) -> Outcome:
-    from core import datasets
-    from core.dataset_import import import_sources
+    from core.dataset import datasets
+    from core.dataset.importer import import_sources
 
     workspace = context.workspace.ensure()
     dataset = datasets.ensure(workspace, context.args.name)
@@ -84,7 +84,7 @@ def run_import(context: Context) -> Outcome:
 
 
 def run_check(context: Context) -> Outcome:
-    from core import preflight
+    from core.dataset import preflight
 
     args = context.args
     result = preflight.check(context.workspace, args.name, trigger=args.trigger, resolution=args.resolution,
@@ -94,7 +94,7 @@ def run_check(context: Context) -> Outcome:
 
 
 def run_list(context: Context) -> Outcome:
-    from core import datasets
+    from core.dataset import datasets
 
     rows = []
     for name in datasets.list_names(context.workspace):
@@ -107,28 +107,28 @@ def run_list(context: Context) -> Outcome:
 
 
 def run_remove_image(context: Context) -> Outcome:
-    from core import datasets
+    from core.dataset import datasets
 
     where = datasets.remove_image(context.workspace, context.args.name, context.args.stem)
     return Outcome({"removed": context.args.stem, "trash": str(where)}, f"Moved {context.args.stem} and its caption to {where}.")
 
 
 def run_rename(context: Context) -> Outcome:
-    from core import datasets
+    from core.dataset import datasets
 
     dataset = datasets.rename(context.workspace, context.args.name, context.args.new_name)
     return Outcome({"dataset": dataset.name}, f"Renamed to '{dataset.name}'.")
 
 
 def run_duplicate(context: Context) -> Outcome:
-    from core import datasets
+    from core.dataset import datasets
 
     dataset = datasets.duplicate(context.workspace, context.args.name, context.args.new_name)
     return Outcome({"dataset": dataset.name}, f"Copied to '{dataset.name}'.")
 
 
 def run_delete(context: Context) -> Outcome:
-    from core import datasets
+    from core.dataset import datasets
 
     where = datasets.delete(context.workspace, context.args.name)
     return Outcome({"trash": str(where)}, f"Moved to the trash: {where}.")

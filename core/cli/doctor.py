@@ -10,7 +10,7 @@ def register(commands: Commands) -> None:
 
 
 def run(context: Context) -> Outcome:
-    from core.doctor import diagnose
+    from core.system import diagnose
 
     diagnosis = diagnose(context.settings)
     lines = [

@@ -27,7 +27,7 @@ def register(commands: Commands) -> None:
 
 
 def run(context: Context) -> Outcome:
-    from core import generation
+    from core.generation import local as generation
 
     a = context.args
     request = generation.GenerateRequest(prompt=a.prompt, model=a.model, seed=a.seed, width=a.width, height=a.height, steps=a.steps,

@@ -49,7 +49,7 @@ def register(commands: Commands) -> None:
 
 
 def _request(context: Context, runware: bool):
-    from core.publish import PublishRequest
+    from core.publishing.publish import PublishRequest
 
     args = context.args
     card_text = args.card.read_text(encoding="utf-8") if getattr(args, "card", None) else None
@@ -70,26 +70,26 @@ def _follow(context: Context, events) -> Outcome:
 
 
 def run_all(context: Context) -> Outcome:
-    from core.publish import publish
+    from core.publishing.publish import publish
 
     return _follow(context, publish(context.settings, _request(context, runware=True)))
 
 
 def run_hf(context: Context) -> Outcome:
-    from core.publish import publish
+    from core.publishing.publish import publish
 
     return _follow(context, publish(context.settings, _request(context, runware=False)))
 
 
 def run_runware(context: Context) -> Outcome:
-    from core.publish import register_latest
+    from core.publishing.publish import register_latest
 
     args = context.args
     return _follow(context, register_latest(context.settings, args.run, args.air, args.repo))
 
 
 def run_status(context: Context) -> Outcome:
-    from core.publish import status
+    from core.publishing.publish import status
 
     record = status(context.settings, context.args.run)
     lines = [f"{v.get('repo_id')}  {str(v.get('commit') or '-')[:10]}  hub {v.get('hub_status', '-')}  "
@@ -98,7 +98,7 @@ def run_status(context: Context) -> Outcome:
 
 
 def run_card(context: Context) -> Outcome:
-    from core.publish import PublishRequest, draft_card
+    from core.publishing.publish import PublishRequest, draft_card
 
     args = context.args
     text, edited = draft_card(context.settings, PublishRequest(args.run, repo_id=args.repo, adapter=args.adapter))

@@ -14,7 +14,8 @@ def register(commands: Commands) -> None:
 
 
 def run_list(context: Context) -> Outcome:
-    from core import run_state, training
+    from core.runs import state as run_state
+    from core.training import runner as training
 
     changed = run_state.reconcile_all(context.workspace)
     runs = training.list_runs(context.workspace)
@@ -24,7 +25,7 @@ def run_list(context: Context) -> Outcome:
 
 
 def run_diff(context: Context) -> Outcome:
-    from core import run_diff
+    from core.runs import diff as run_diff
 
     rows = run_diff.diff_runs(context.workspace, context.args.run_a, context.args.run_b)
     lines = [f"{r.key}: {r.a!r} -> {r.b!r}" for r in rows] or ["The two configs are the same (apart from paths)."]

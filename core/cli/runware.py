@@ -48,7 +48,7 @@ def register(commands: Commands) -> None:
 
 
 def run_generate(context: Context) -> Outcome:
-    from core.cloud_generation import CloudRequest, LoraRef, generate, total_cost
+    from core.runware.cloud import CloudRequest, LoraRef, generate, total_cost
 
     args = context.args
     request = CloudRequest(args.prompt, model=args.model, loras=tuple(LoraRef.parse(x) for x in args.lora),
@@ -63,8 +63,8 @@ def run_generate(context: Context) -> Outcome:
 
 
 def run_compare(context: Context) -> Outcome:
-    from core.cloud_generation import LoraRef
-    from core.playground import compare_stages
+    from core.runware.cloud import LoraRef
+    from core.playground.pairs import compare_stages
 
     args = context.args
     lora, strength = None, args.strength
@@ -98,8 +98,8 @@ def run_compare(context: Context) -> Outcome:
 
 
 def run_reports(context: Context) -> Outcome:
-    from core.playground_report import list_reports
-    from core.runs import run_paths
+    from core.playground.report import list_reports
+    from core.runs.paths import run_paths
 
     reports = list_reports(run_paths(context.workspace, context.args.run, must_exist=True))
     rows = [{"name": r.name, "status": r.status, "folder": str(r.folder), "counts": r.counts(),
@@ -110,7 +110,7 @@ def run_reports(context: Context) -> Outcome:
 
 
 def run_architecture(context: Context) -> Outcome:
-    from core.runware import resolve_architecture
+    from core.runware.registry import resolve_architecture
 
     arch = resolve_architecture(context.settings)
     return Outcome(arch.to_dict(), f"Architecture: {arch.describe()}")

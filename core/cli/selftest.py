@@ -14,7 +14,7 @@ def register(commands: Commands) -> None:
 
 
 def run(context: Context) -> Outcome:
-    from core import selftest
+    from core.selftest import runner as selftest
 
     def show(event) -> None:
         state = event.payload.get("state")

@@ -16,7 +16,7 @@ def register(commands: Commands) -> None:
 
 
 def run_build(context: Context) -> Outcome:
-    from core import selftest_model
+    from core.models import selftest_model
 
     target = Path(context.args.dir) if context.args.dir else selftest_model.default_dir(context.settings.cache_dir)
     started = time.perf_counter()

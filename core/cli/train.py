@@ -40,7 +40,9 @@ def register(commands: Commands) -> None:
 
 
 def _build(context: Context):
-    from core import aitoolkit_import, storage, train_config
+    from core import storage
+    from core.training import aitoolkit as aitoolkit_import
+    from core.training import config as train_config
     from core.errors import AppError
 
     args = context.args
@@ -71,11 +73,11 @@ def _build(context: Context):
 
 
 def run_check(context: Context) -> Outcome:
-    from core import train_checks
+    from core.training import checks as train_checks
 
     config, form, notes = _build(context)
     if form.model == "selftest":
-        from core import selftest_model
+        from core.models import selftest_model
 
         selftest_model.ensure(context.settings.cache_dir)
     validation = train_checks.validate(config, form, context.workspace)
@@ -103,7 +105,7 @@ def _outcome(run, ok_states=("completed", "stopped", "queued", "running", "stopp
 
 
 def run_start(context: Context) -> Outcome:
-    from core import training
+    from core.training import runner as training
 
     config, form, notes = _build(context)
     for note in notes:
@@ -116,7 +118,7 @@ def run_start(context: Context) -> Outcome:
 
 
 def run_stop(context: Context) -> Outcome:
-    from core import training
+    from core.training import runner as training
 
     run = training.stop(context.workspace, context.args.run, force=context.args.force)
     if context.args.wait:
@@ -125,7 +127,7 @@ def run_stop(context: Context) -> Outcome:
 
 
 def run_resume(context: Context) -> Outcome:
-    from core import training
+    from core.training import runner as training
 
     run = training.resume(context.workspace, context.args.run, step=context.args.step, queue=context.args.queue)
     if context.args.wait:
@@ -135,21 +137,21 @@ def run_resume(context: Context) -> Outcome:
 
 
 def run_status(context: Context) -> Outcome:
-    from core import training
+    from core.training import runner as training
 
     run = training.status(context.workspace, context.args.run)
     lines = [run.summary()]
     if run.checkpoints:
         lines.append(f"Checkpoints at steps: {', '.join(map(str, run.checkpoints))}")
     if run.eta_seconds:
-        from core.train_estimates import format_duration
+        from core.training.estimates import format_duration
 
         lines.append(f"About {format_duration(run.eta_seconds)} left ({run.seconds_per_step:.2f} s per step).")
     return Outcome({"run": run.to_dict()}, "\n".join(lines))
 
 
 def run_presets(context: Context) -> Outcome:
-    from core import train_config
+    from core.training import config as train_config
 
     presets = train_config.list_presets(context.workspace)
     lines = [f"{p.name:<26} {p.kind:<7} {p.label}: {p.description}" for p in presets]

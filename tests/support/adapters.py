@@ -1,7 +1,7 @@
 """Real LoRA adapter files with the self-test model's geometry, for tests that need one before a run is trained.
 
 The keys follow diffusers/PEFT naming (`transformer.<module>.lora_A.weight` / `lora_B.weight`), the shapes the
-tiny FLUX.2 klein of core.selftest_model (inner dim = heads x head dim = 32), and the file is a real
+tiny FLUX.2 klein of core.models.selftest_model (inner dim = heads x head dim = 32), and the file is a real
 safetensors file that `safetensors` and diffusers can open.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from core.selftest_model import TINY_TRANSFORMER
+from core.models.selftest_model import TINY_TRANSFORMER
 
 MODULES = ("attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from core.sample_images import character_image, write_character_set
+from core.selftest.pictures import character_image, write_character_set
 
 __all__ = ["character_image", "photo_image", "write_mflux_dataset"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import PngImagePlugin
 
-from core.runs import RunPaths, run_paths
+from core.runs.paths import RunPaths, run_paths
 from core.settings import register_secret
 from tests.support.adapters import write_adapter
 from tests.support.images import character_image

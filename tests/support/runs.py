@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from core import storage
-from core.runs import RunPaths, run_paths
+from core.runs.paths import RunPaths, run_paths
 from tests.support.images import write_mflux_dataset
 
 TRIGGER = "mira"
@@ -63,7 +63,7 @@ def train_config(model_dir: Path, data_dir: Path, output_dir: Path, *, images: i
 def train_selftest_run(workspace, model_dir: Path, *, run_id: str = "20261127-030000-mira", dataset: str = "mira",
                        images: int = 3, save_every: int = 1) -> RunPaths:
     """Train the self-test model for `images` iterations (one epoch), a checkpoint every `save_every`."""
-    from core import selftest_model
+    from core.models import selftest_model
 
     paths = run_paths(workspace, run_id)
     paths.root.mkdir(parents=True, exist_ok=True)

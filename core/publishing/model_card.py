@@ -1,0 +1,195 @@
+"""The model card (README.md) of a published LoRA, in the Hub's LoRA conventions, and its editable draft.
+
+Front matter: license, base_model black-forest-labs/FLUX.2-klein-base-4B, base_model_relation adapter,
+library_name, pipeline_tag, tags, instance_prompt (the trigger word), widget (one item per sample).
+Body: trigger word, <Gallery />, recommended strength, use with mflux and with diffusers, training settings.
+
+The person may edit the card before upload; the draft lives in the run folder (RunPaths.model_card_draft) and an
+edited draft is kept as it is: every save keeps the previous text in model_card.history/.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+from core import storage
+from core.errors import AppError
+from core.publishing.record import ADAPTER_NAME, sample_name
+from core.runs.paths import RunPaths
+
+BASE_MODEL = "black-forest-labs/FLUX.2-klein-base-4B"
+LICENSE = "apache-2.0"
+TAGS = ("text-to-image", "diffusers", "lora", "flux2-klein", "template:sd-lora", "mflux")
+SHOWN_SETTINGS = ("steps", "num_epochs", "epochs", "batch_size", "learning_rate", "optimizer", "lora_rank", "rank",
+                  "resolution", "max_resolution", "seed", "guidance")
+
+
+class ModelCardError(AppError):
+    """The model card cannot be used as it is (broken front matter, missing base model)."""
+
+
+@dataclass
+class CardInfo:
+    repo_id: str
+    trigger: str
+    strength: float = 1.0
+    step: int | None = None
+    sample_prompts: list[str] = field(default_factory=list)  # one per sample, in order
+    settings: dict = field(default_factory=dict)  # public training settings (already cleaned)
+    title: str = ""
+
+
+def _yaml_str(text: str) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def render(info: CardInfo) -> str:
+    title = info.title or info.repo_id.split("/")[-1]
+    trigger = info.trigger.strip()
+    lines = ["---", f"license: {LICENSE}", f"base_model: {BASE_MODEL}", "base_model_relation: adapter",
+             "library_name: diffusers", "pipeline_tag: text-to-image", "tags:"]
+    lines += [f"- {tag}" for tag in TAGS]
+    if trigger:
+        lines.append(f"instance_prompt: {_yaml_str(trigger)}")
+    if info.sample_prompts:
+        lines.append("widget:")
+        for index, prompt in enumerate(info.sample_prompts, start=1):
+            lines += [f"- text: {_yaml_str(prompt or trigger)}", "  output:", f"    url: {sample_name(index)}"]
+    lines.append("---")
+    strength = f"{info.strength:g}"
+    body = [
+        "", f"# {title}", "",
+        f"A character LoRA for [FLUX.2 klein Base 4B](https://huggingface.co/{BASE_MODEL}), trained locally with "
+        "[mflux](https://github.com/filipstrand/mflux).", "",
+        "<Gallery />", "",
+        "## Trigger word", "",
+        f"Use `{trigger}` in the prompt to bring in the character." if trigger else "This LoRA has no trigger word.", "",
+        "## Recommended strength", "",
+        f"`{strength}` (the strength chosen when comparing checkpoints"
+        + (f"; checkpoint at step {info.step})." if info.step is not None else ")."), "",
+        "## Use with mflux", "",
+        "```bash",
+        f"hf download {info.repo_id} {ADAPTER_NAME} --local-dir .",
+        f"mflux-generate-flux2 --model flux2-klein-base-4b --lora-paths {ADAPTER_NAME} --lora-scales {strength} \\",
+        f"  --prompt \"{trigger + ', ' if trigger else ''}a portrait\" --steps 50 --seed 42",
+        "```", "",
+        "## Use with diffusers", "",
+        "```python",
+        "import torch",
+        "from diffusers import Flux2KleinPipeline",
+        "",
+        f'pipe = Flux2KleinPipeline.from_pretrained("{BASE_MODEL}", torch_dtype=torch.bfloat16)',
+        f'pipe.load_lora_weights("{info.repo_id}", weight_name="{ADAPTER_NAME}", adapter_name="character")',
+        f'pipe.set_adapters(["character"], adapter_weights=[{strength}])',
+        f'image = pipe("{trigger + ", " if trigger else ""}a portrait", num_inference_steps=50).images[0]',
+        "```", "",
+        "## Download", "",
+        f"[{ADAPTER_NAME}](./{ADAPTER_NAME}) in the Files tab.", "",
+    ]
+    shown = {k: v for k, v in info.settings.items() if k in SHOWN_SETTINGS and not isinstance(v, (dict, list))}
+    if shown:
+        body += ["## Training settings", "", "| setting | value |", "|---|---|"]
+        body += [f"| {k} | {v} |" for k, v in shown.items()]
+        body += ["", "The full settings are in `training_config.json`.", ""]
+    return "\n".join(lines + body)
+
+
+def front_matter(text: str) -> dict:
+    """The card's YAML front matter; raises ModelCardError when it is missing or broken."""
+    import yaml
+
+    match = re.match(r"^---\r?\n(.*?)\r?\n---\s*(\r?\n|$)", text, re.S)
+    if not match:
+        raise ModelCardError("The model card has no front matter (the block between the two '---' lines).",
+                             "Reset the card to the generated one, or add the block back.")
+    try:
+        data = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" on line {mark.line + 2}" if mark is not None else ""
+        raise ModelCardError(f"The model card's front matter is not valid YAML{where}.",
+                             "Fix that line or reset the card to the generated one.") from None
+    if not isinstance(data, dict):
+        raise ModelCardError("The model card's front matter is not a list of 'key: value' lines.",
+                             "Reset the card to the generated one.")
+    return data
+
+
+def validate(text: str) -> dict:
+    data = front_matter(text)
+    if data.get("base_model") != BASE_MODEL:
+        raise ModelCardError(f"The model card's base_model must be {BASE_MODEL}.", "Put that line back in the front matter.")
+    return data
+
+
+# --- the editable draft in the run folder ---
+
+def read_draft(run_paths: RunPaths) -> str | None:
+    try:
+        return run_paths.model_card_draft.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def save_draft(run_paths: RunPaths, text: str, check: bool = True) -> None:
+    """Save the person's card; the previous draft is kept in model_card.history/ (never lost).
+
+    `check=False` saves even a card with broken front matter (keeping unsaved work when the person moves on)."""
+    if check:
+        validate(text)
+    previous = read_draft(run_paths)
+    if previous == text:
+        return
+    if previous is not None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        history = run_paths.root / "model_card.history"
+        target, counter = history / f"{stamp}.md", 1
+        while target.exists():
+            target, counter = history / f"{stamp}-{counter}.md", counter + 1
+        storage.write_text(target, previous)
+    storage.write_text(run_paths.model_card_draft, text)
+
+
+def card_for(run_paths: RunPaths, info: CardInfo) -> tuple[str, bool]:
+    """(card text, edited): the saved draft when there is one, else the generated card."""
+    draft = read_draft(run_paths)
+    if draft is not None and draft.strip():
+        return draft, True
+    return render(info), False
+
+
+def split(text: str) -> tuple[str, str]:
+    """(front matter YAML, body) for showing a card: the Markdown preview cannot render the YAML block."""
+    match = re.match(r"^---\r?\n(.*?)\r?\n---\s*(?:\r?\n|$)", text, re.S)
+    if not match:
+        return "", text
+    return match.group(1), text[match.end():]
+
+
+def retarget(text: str, repo_id: str, sample_prompts: list[str], trigger: str = "") -> str:
+    """The card fitted to what is published: the repo id in the usage code and the widget list of the samples.
+
+    A draft written for another repo name or another set of samples keeps every word the person wrote; only
+    `load_lora_weights("<repo>"`, `hf download <repo> ` and the front matter's `widget:` block are rewritten."""
+    text = re.sub(r'(load_lora_weights\(\s*")[^"]*(")', lambda m: m.group(1) + repo_id + m.group(2), text)
+    text = re.sub(r"(hf download )[A-Za-z0-9._-]+/[A-Za-z0-9._-]+( )", lambda m: m.group(1) + repo_id + m.group(2), text)
+    match = re.match(r"^---\r?\n(.*?)\r?\n---", text, re.S)
+    if not match:
+        return text
+    lines = match.group(1).split("\n")
+    kept, skipping = [], False
+    for line in lines:
+        if re.match(r"^widget\s*:", line):
+            skipping = True
+            continue
+        if skipping and (line.startswith((" ", "-", "\t")) or not line.strip()):
+            continue
+        skipping = False
+        kept.append(line)
+    if sample_prompts:
+        kept.append("widget:")
+        for index, prompt in enumerate(sample_prompts, start=1):
+            kept += [f"- text: {_yaml_str(prompt or trigger)}", "  output:", f"    url: {sample_name(index)}"]
+    return text[:match.start(1)] + "\n".join(kept) + text[match.end(1):]

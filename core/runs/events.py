@@ -1,0 +1,150 @@
+"""A run's structured progress events: one JSON object per line in RunPaths.events.
+
+Types: `step` (step, total, loss, seconds_per_step, eta_seconds), `checkpoint` (step, path),
+`preview` (step, path, name), `error` (message, todo), `status` (status, message, plus step or
+resumed_from). The training worker writes them; the UI and the CLI read them. Nothing parses text.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from core import storage
+from core.runs.paths import RunPaths
+
+TYPES = ("step", "checkpoint", "preview", "error", "status")
+
+
+def emit(paths: RunPaths, kind: str, **data) -> dict:
+    if kind not in TYPES:
+        raise ValueError(f"unknown event type {kind!r}")
+    event = {"type": kind, "time": round(time.time(), 3), **data}
+    storage.append_line(paths.events, json.dumps(event, ensure_ascii=False, default=str))
+    return event
+
+
+def read(paths: RunPaths, offset: int = 0) -> tuple[list[dict], int]:
+    """Events from byte `offset` on, and the offset after the last complete line."""
+    try:
+        with open(paths.events, "rb") as handle:
+            handle.seek(offset)
+            chunk = handle.read()
+    except FileNotFoundError:
+        return [], offset
+    events = []
+    end = chunk.rfind(b"\n") + 1  # a line being written right now is read next time
+    for line in chunk[:end].splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a hand-edited or cut line is skipped, never fatal
+        if isinstance(event, dict) and event.get("type") in TYPES:
+            events.append(event)
+    return events, offset + end
+
+
+def read_all(paths: RunPaths) -> list[dict]:
+    return read(paths)[0]
+
+
+def follow(paths: RunPaths, is_done, poll: float = 0.5, cancel=None) -> Iterator[dict]:
+    """Yield events as they are written until `is_done()` is true and nothing new is left."""
+    offset = 0
+    while True:
+        events, offset = read(paths, offset)
+        yield from events
+        if not events:
+            if is_done() or (cancel is not None and cancel.requested):
+                events, offset = read(paths, offset)
+                yield from events
+                return
+            time.sleep(poll)
+
+
+@dataclass
+class Timeline:
+    """What the events say, folded: the loss curve, progress, checkpoints, previews, errors."""
+
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    step: int = 0
+    total: int = 0
+    seconds_per_step: float | None = None
+    eta_seconds: float | None = None
+    checkpoints: list[int] = field(default_factory=list)
+    previews: list[dict] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+    last_status: str | None = None
+    last_message: str = ""
+
+    def smoothed(self, window: int = 10) -> list[float]:
+        out, acc = [], []
+        for loss in self.losses:
+            acc.append(loss)
+            if len(acc) > window:
+                acc.pop(0)
+            out.append(sum(acc) / len(acc))
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "step": self.step, "total": self.total, "seconds_per_step": self.seconds_per_step,
+            "eta_seconds": self.eta_seconds, "final_loss": self.losses[-1] if self.losses else None,
+            "checkpoints": self.checkpoints, "previews": self.previews, "errors": self.errors,
+            "loss": [{"step": s, "loss": l} for s, l in zip(self.steps, self.losses)],
+        }
+
+
+def timeline(events: list[dict]) -> Timeline:
+    """Fold events; a resume from an earlier checkpoint drops the points after it (they were redone)."""
+    points: dict[int, float] = {}
+    line = Timeline()
+    checkpoints: set[int] = set()
+    previews: dict[str, dict] = {}
+    for event in events:
+        kind = event.get("type")
+        if kind == "step" and isinstance(event.get("step"), int):
+            if isinstance(event.get("loss"), (int, float)):
+                points[event["step"]] = float(event["loss"])
+            line.step = event["step"]
+            line.total = int(event.get("total") or line.total)
+            line.seconds_per_step = event.get("seconds_per_step")
+            line.eta_seconds = event.get("eta_seconds")
+        elif kind == "checkpoint" and isinstance(event.get("step"), int):
+            checkpoints.add(event["step"])
+        elif kind == "preview" and event.get("path"):
+            previews[str(event["path"])] = {"step": event.get("step"), "path": event["path"], "name": event.get("name", "")}
+        elif kind == "error":
+            line.errors.append({"message": event.get("message", ""), "todo": event.get("todo", "")})
+        elif kind == "status":
+            line.last_status = event.get("status")
+            line.last_message = event.get("message", "")
+            resumed = event.get("resumed_from")
+            if isinstance(resumed, int):
+                points = {s: l for s, l in points.items() if s <= resumed}
+                checkpoints = {s for s in checkpoints if s <= resumed}
+                previews = {k: v for k, v in previews.items() if (v.get("step") or 0) <= resumed}
+                line.step = resumed
+    line.steps = sorted(points)
+    line.losses = [points[s] for s in line.steps]
+    line.checkpoints = sorted(checkpoints)
+    line.previews = sorted(previews.values(), key=lambda p: (p.get("step") or 0, p.get("name") or ""))
+    return line
+
+
+def log_tail(paths: RunPaths, lines: int = 40) -> str:
+    """The last lines of the worker's log (mflux's messages), tqdm redraws collapsed."""
+    path = Path(paths.worker_log)
+    if not path.is_file():
+        return ""
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 64_000))
+        text = handle.read().decode("utf-8", errors="replace")
+    rows = [row.split("\r")[-1] for row in text.splitlines()]
+    from core.settings import redact
+
+    return redact("\n".join([r for r in rows if r.strip()][-lines:]))

@@ -1,0 +1,170 @@
+"""`python -m core selftest`: the whole pipeline, offline, on the self-test model, in a throwaway workspace.
+
+Each stage is a function of the shared SelftestRun that returns one line saying what it checked, and raises
+on failure. A stage whose prerequisite failed is not run (it is reported as skipped, with the reason), so one
+broken stage gives one clear failure instead of a cascade. The stages themselves live in core.selftest_stages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from core.progress import Cancellation, Cancelled, Progress
+from core.settings import Settings, load_settings, redact
+
+
+@dataclass
+class StageResult:
+    name: str
+    title: str
+    status: str  # "passed" | "failed" | "skipped"
+    seconds: float
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "passed"
+
+
+@dataclass
+class SelftestReport:
+    stages: list[StageResult] = field(default_factory=list)
+    seconds: float = 0.0
+    workspace: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.stages) and all(stage.ok for stage in self.stages)
+
+    def summary(self) -> str:
+        passed = sum(stage.ok for stage in self.stages)
+        verdict = "all stages passed" if self.ok else f"{passed} of {len(self.stages)} stages passed"
+        return f"Self-test: {verdict} in {self.seconds:.0f} s."
+
+    def lines(self) -> list[str]:
+        marks = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}
+        return [f"{marks[s.status]}  {s.title:<34} {s.seconds:6.1f} s  {s.detail}" for s in self.stages]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "seconds": round(self.seconds, 2), "workspace": self.workspace,
+                "stages": [{**asdict(s), "seconds": round(s.seconds, 2)} for s in self.stages]}
+
+
+@dataclass
+class SelftestRun:
+    """What the stages share: a throwaway workspace and cache, and whatever earlier stages produced."""
+
+    settings: Settings
+    root: Path
+    cancel: Cancellation
+    data: dict[str, Any] = field(default_factory=dict)
+    cleanup: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    @property
+    def workspace(self):
+        from core.workspace import Workspace
+
+        return Workspace(self.settings.workspace).ensure()
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    title: str
+    run: Callable[[SelftestRun], str]
+    needs: tuple[str, ...] = ()
+
+
+def selftest_settings(base: Settings, root: Path) -> Settings:
+    """The person's settings pointed at a throwaway workspace, with their secrets left out entirely."""
+    return load_settings(
+        env_file=None,
+        environ={"WORKSPACE_DIR": str(root / "workspace"), "APP_CACHE_DIR": str(base.cache_dir)},
+    )
+
+
+def run(
+    base: Settings,
+    *,
+    stages: tuple[Stage, ...] | None = None,
+    only: set[str] | None = None,
+    keep: bool = False,
+    cancel: Cancellation | None = None,
+) -> Iterator[Progress]:
+    """Run the stages in order, yielding a Progress before and after each; the last event's payload
+    holds the SelftestReport as a dict under "report"."""
+    if stages is None:
+        from core.selftest.stages import STAGES
+
+        stages = STAGES
+    chosen = [stage for stage in stages if not only or stage.name in only]
+    cancel = cancel or Cancellation()
+    root = Path(tempfile.mkdtemp(prefix="selftest-", dir=_scratch_parent(base)))
+    state = SelftestRun(selftest_settings(base, root), root, cancel)
+    report = SelftestReport(workspace=str(root))
+    started = time.perf_counter()
+    failed: set[str] = set()
+    try:
+        with state.cleanup:
+            for index, stage in enumerate(chosen):
+                yield Progress(index, len(chosen), f"{stage.title}…", {"stage": stage.name, "state": "running"})
+                result = _run_stage(stage, state, failed, cancel)
+                report.stages.append(result)
+                if not result.ok:
+                    failed.add(stage.name)
+                yield Progress(index + 1, len(chosen), f"{result.status.upper()} {stage.title}: {result.detail}",
+                               {"stage": stage.name, "state": result.status, "result": asdict(result)})
+    finally:
+        report.seconds = time.perf_counter() - started
+        if not keep and report.ok:
+            shutil.rmtree(root, ignore_errors=True)
+    yield Progress(len(chosen), len(chosen), report.summary(), {"report": report.to_dict()})
+
+
+def _run_stage(stage: Stage, state: SelftestRun, failed: set[str], cancel: Cancellation) -> StageResult:
+    blocked = [need for need in stage.needs if need in failed]
+    if blocked:
+        return StageResult(stage.name, stage.title, "skipped", 0.0, f"not run: it needs '{blocked[0]}', which did not pass")
+    if cancel.requested:
+        failed.add(stage.name)
+        return StageResult(stage.name, stage.title, "skipped", 0.0, "not run: the self-test was stopped")
+    began = time.perf_counter()
+    try:
+        detail = stage.run(state) or "ok"
+        status = "passed"
+    except Cancelled:
+        detail, status = "stopped", "skipped"
+    except Exception as exc:  # a stage failure is a result to report, not a crash
+        from core.errors import AppError
+
+        status = "failed"
+        detail = redact(exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}")
+        import logging
+
+        logging.getLogger("core.selftest.runner").error("stage %s failed\n%s", stage.name, redact(traceback.format_exc()))
+    return StageResult(stage.name, stage.title, status, time.perf_counter() - began, redact(detail))
+
+
+def _scratch_parent(base: Settings) -> Path:
+    parent = base.cache_dir / "selftest-runs"
+    parent.mkdir(parents=True, exist_ok=True)
+    return parent
+
+
+def report_of(events: Iterator[Progress], on_event: Callable[[Progress], None] | None = None) -> SelftestReport:
+    """Drain a run() and rebuild its report (the CLI and the app button use this)."""
+    last: dict[str, Any] = {}
+    for event in events:
+        if on_event is not None:
+            on_event(event)
+        if "report" in event.payload:
+            last = event.payload["report"]
+    stages = [StageResult(**{k: v for k, v in s.items() if k != "ok"}) for s in last.get("stages", [])]
+    return SelftestReport(stages, last.get("seconds", 0.0), last.get("workspace", ""))

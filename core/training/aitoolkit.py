@@ -1,0 +1,228 @@
+"""Import an ai-toolkit LoRA config (FLUX.1 Dev, YAML) into the Train form, with a report.
+
+Each setting lands in one of three lists: carried over as is, adapted to FLUX.2 klein / mflux (with
+the reason), or without an equivalent here (with what to do instead). Nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+from core.errors import AppError
+from core.training.config import TrainForm, apply_form, form_from_config
+
+OPTIMIZERS = {"adamw": "AdamW", "adamw8bit": "AdamW", "adam": "Adam", "adam8bit": "Adam", "adafactor": "Adafactor", "lion": "Lion", "lion8bit": "Lion"}
+
+
+class AiToolkitImportError(AppError):
+    """The file is not an ai-toolkit config this importer can read."""
+
+
+@dataclass
+class Imported:
+    config: dict
+    form: TrainForm
+    carried: list[str] = field(default_factory=list)
+    adapted: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    def report_lines(self) -> list[str]:
+        return ([f"carried over: {x}" for x in self.carried] + [f"adapted to klein: {x}" for x in self.adapted]
+                + [f"no equivalent: {x}" for x in self.missing])
+
+    def report_markdown(self) -> str:
+        parts = []
+        for title, rows in (("Carried over", self.carried), ("Adapted to FLUX.2 klein", self.adapted), ("No equivalent here", self.missing)):
+            if rows:
+                parts.append(f"**{title}**\n" + "\n".join(f"- {row}" for row in rows))
+        return "\n\n".join(parts) or "Nothing to import."
+
+    def to_dict(self) -> dict:
+        return {"form": self.form.to_dict(), "config": self.config, "carried": self.carried, "adapted": self.adapted, "missing": self.missing}
+
+
+def _process(data: dict) -> dict:
+    try:
+        processes = data["config"]["process"]
+        process = processes[0] if isinstance(processes, list) else processes
+    except (KeyError, TypeError, IndexError):
+        raise AiToolkitImportError(
+            "This YAML is not an ai-toolkit training config (no config.process section).",
+            "Pick the .yaml you trained with in ai-toolkit (from its config/ folder).",
+        ) from None
+    if not isinstance(process, dict):
+        raise AiToolkitImportError("The config.process entry of this YAML is not a mapping.", "Pick the ai-toolkit .yaml you trained with.")
+    return process
+
+
+def import_yaml(text: str, config: dict, form: TrainForm, image_count: int | None = None) -> Imported:
+    """The config and form with the ai-toolkit settings applied, and the report."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise AiToolkitImportError(f"The YAML file cannot be read{where}.", "Check that it is the ai-toolkit config file, unedited.") from None
+    if not isinstance(data, dict):
+        raise AiToolkitImportError("The YAML file is empty or not a mapping.", "Pick the ai-toolkit .yaml you trained with.")
+    process = _process(data)
+    config = copy.deepcopy(config)
+    form = copy.deepcopy(form)
+    out = Imported(config=config, form=form)
+    network = process.get("network") or {}
+    save = process.get("save") or {}
+    datasets = process.get("datasets") or [{}]
+    dataset = datasets[0] if isinstance(datasets, list) and datasets and isinstance(datasets[0], dict) else {}
+    train = process.get("train") or {}
+    model = process.get("model") or {}
+    sample = process.get("sample") or {}
+
+    trigger = process.get("trigger_word")
+    if trigger:
+        form.trigger = str(trigger)
+        out.carried.append(f"trigger word '{trigger}'")
+    if network.get("linear"):
+        form.rank = int(network["linear"])
+        out.carried.append(f"rank {form.rank} (network.linear)")
+    alpha = network.get("linear_alpha")
+    if alpha is not None and network.get("linear") and alpha != network.get("linear"):
+        out.adapted.append(f"linear_alpha {alpha}: mflux trains at alpha = rank (scale 1) and saves no alpha; lower the learning rate if it burns")
+    if network.get("network_kwargs"):
+        out.missing.append("network_kwargs (layer filters): choose 'Which layers' in the form instead")
+    form.layers = "all"
+    if save.get("save_every"):
+        form.save_every = int(save["save_every"])
+        out.carried.append(f"save every {form.save_every} steps")
+    if save.get("max_step_saves_to_keep"):
+        out.missing.append(f"max_step_saves_to_keep {save['max_step_saves_to_keep']}: every checkpoint is kept; delete old ones in the Checkpoints tab")
+    if save.get("dtype"):
+        out.adapted.append(f"save dtype {save['dtype']}: mflux saves the adapter in float32")
+    if save.get("push_to_hub"):
+        out.missing.append("push_to_hub: publish from the Publish tab after picking a checkpoint")
+    if dataset.get("folder_path"):
+        out.missing.append(f"dataset folder {dataset['folder_path']}: import it in the Dataset tab (captions come along)")
+    if dataset.get("caption_dropout_rate"):
+        out.missing.append(f"caption_dropout_rate {dataset['caption_dropout_rate']}: mflux always trains with the caption")
+    if dataset.get("shuffle_tokens"):
+        out.missing.append("shuffle_tokens: not available in mflux")
+    resolution = dataset.get("resolution")
+    if resolution:
+        sizes = resolution if isinstance(resolution, list) else [resolution]
+        form.max_resolution = int(max(int(s) for s in sizes))
+        if len(sizes) > 1:
+            out.adapted.append(f"resolutions {sizes}: mflux uses one maximum ({form.max_resolution}) and keeps each image's aspect ratio (no buckets)")
+        else:
+            out.carried.append(f"resolution {form.max_resolution}")
+    if dataset.get("cache_latents_to_disk") or dataset.get("cache_latents"):
+        out.adapted.append("cache_latents: mflux always encodes the images once before training (low RAM keeps them on disk)")
+
+    batch = int(train.get("batch_size") or 1)
+    form.batch_size = batch
+    if train.get("steps"):
+        steps = int(train["steps"])
+        per_epoch = math.ceil((image_count or 20) / batch)
+        form.epochs = max(1, math.ceil(steps / per_epoch))
+        basis = f"{image_count} images" if image_count else "20 images (set the dataset to recompute)"
+        out.adapted.append(f"{steps} steps -> {form.epochs} epochs (mflux counts epochs; {basis}, batch {batch})")
+    if train.get("lr"):
+        form.learning_rate = float(train["lr"])
+        out.carried.append(f"learning rate {form.learning_rate:g}")
+    if train.get("gradient_checkpointing") is not None:
+        form.gradient_checkpointing = bool(train["gradient_checkpointing"])
+        out.carried.append(f"gradient checkpointing {'on' if form.gradient_checkpointing else 'off'}")
+    accumulation = train.get("gradient_accumulation_steps") or train.get("gradient_accumulation")
+    if accumulation:
+        config.setdefault("optimizer", {})["gradient_accumulation_steps"] = int(accumulation)
+        out.carried.append(f"gradient accumulation {accumulation}")
+    name = str(train.get("optimizer") or "")
+    if name:
+        mapped = OPTIMIZERS.get(name.lower())
+        if mapped:
+            config.setdefault("optimizer", {})["name"] = mapped
+            (out.carried if mapped.lower() == name.lower() else out.adapted).append(
+                f"optimizer {name}" + ("" if mapped.lower() == name.lower() else f" -> {mapped} (MLX has no 8-bit optimizers)"))
+        else:
+            config.setdefault("optimizer", {})["name"] = "AdamW"
+            out.missing.append(f"optimizer {name}: not in mflux; AdamW is used")
+    timestep = str(train.get("timestep_type") or "").lower()
+    if timestep in ("sigmoid", "linear", "uniform"):
+        config.setdefault("training_loop", {})["timestep_type"] = "sigmoid" if timestep == "sigmoid" else "uniform"
+        out.carried.append(f"timestep type {timestep}")
+    elif train.get("linear_timesteps"):
+        config.setdefault("training_loop", {})["timestep_type"] = "uniform"
+        out.adapted.append("linear_timesteps -> uniform timestep sampling")
+    bias = str(train.get("content_or_style") or "").lower()
+    if bias in ("content", "style"):
+        config.setdefault("training_loop", {})["timestep_type"] = bias
+        out.carried.append(f"content_or_style {bias}")
+    if train.get("noise_scheduler"):
+        out.adapted.append(f"noise scheduler {train['noise_scheduler']}: FLUX.2 klein trains with flow matching (mflux's own)")
+    if (train.get("ema_config") or {}).get("use_ema"):
+        out.missing.append("EMA: mflux has no EMA of the LoRA weights; compare checkpoints in the Checkpoints tab instead")
+    if train.get("train_text_encoder"):
+        out.missing.append("train_text_encoder: mflux trains the transformer only")
+    if train.get("disable_sampling"):
+        form.preview_every = 0
+        out.carried.append("sampling disabled (no previews)")
+    if train.get("dtype"):
+        out.adapted.append(f"dtype {train['dtype']}: mflux trains in bfloat16")
+
+    base = str(model.get("name_or_path") or "")
+    if base:
+        out.adapted.append(f"base model {base} -> FLUX.2 klein Base 4B (a FLUX.1 LoRA cannot be reused; it is trained again)")
+    form.model = "flux2-klein-base-4b" if form.model != "selftest" else "selftest"
+    if model.get("quantize"):
+        form.quantize = 8
+        out.adapted.append("quantize: true -> 8-bit weights")
+    if model.get("low_vram"):
+        form.low_ram = True
+        out.adapted.append("low_vram -> low RAM (encoded images kept on disk)")
+
+    if sample.get("sample_every") and not train.get("disable_sampling"):
+        form.preview_every = int(sample["sample_every"])
+        out.carried.append(f"preview every {form.preview_every} steps")
+    prompts = sample.get("prompts") or []
+    if prompts:
+        word = form.trigger or "the trigger word"
+        form.preview_prompts = [str(p).replace("[trigger]", form.trigger or "[trigger]") for p in prompts]
+        replaced = any("[trigger]" in str(p) for p in prompts)
+        (out.adapted if replaced else out.carried).append(
+            f"{len(prompts)} sample prompt(s)" + (f" ([trigger] replaced by '{word}')" if replaced else ""))
+    monitoring = config.get("monitoring") or {}
+    if sample.get("width") and sample.get("height"):
+        monitoring.update(preview_width=int(sample["width"]), preview_height=int(sample["height"]))
+        out.carried.append(f"preview size {sample['width']}x{sample['height']}")
+    if sample.get("guidance_scale") is not None:
+        config["guidance"] = float(sample["guidance_scale"])
+        out.carried.append(f"guidance {sample['guidance_scale']}")
+    if sample.get("sample_steps"):
+        config["steps"] = int(sample["sample_steps"])
+        config.setdefault("training_loop", {})["timestep_high"] = int(sample["sample_steps"])
+        out.adapted.append(f"sample steps {sample['sample_steps']} -> scheduler steps (also the training timestep range)")
+    if sample.get("seed") is not None:
+        form.seed = int(sample["seed"])
+        out.adapted.append(f"sample seed {form.seed} -> the run's seed (mflux previews use it)")
+    if sample.get("neg"):
+        out.missing.append("negative prompt: mflux training previews have none")
+    if sample.get("walk_seed"):
+        out.missing.append("walk_seed: previews use one fixed seed, so they compare across checkpoints")
+    if monitoring:
+        config["monitoring"] = monitoring
+    out.config = apply_form(config, form)
+    out.form = form_from_config(out.config, form.dataset, form.trigger, form.preview_prompts)
+    out.form.model = form.model
+    return out
+
+
+def import_file(path, config: dict, form: TrainForm, image_count: int | None = None) -> Imported:
+    from pathlib import Path
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise AiToolkitImportError(f"{Path(path).name} cannot be read as text.", "Pick the ai-toolkit .yaml file itself.") from None
+    return import_yaml(text, config, form, image_count)

@@ -1,0 +1,366 @@
+"""The training config: the form a person edits and the full mflux train.json, kept in sync.
+
+The source of truth is the mflux 0.24.0 train.json (a dict). The form (`TrainForm`) is a view onto
+the fields people change; `apply_form` writes the form into a config, `form_from_config` reads it
+back, so the form and the raw JSON editor never disagree. Shipped defaults: `config/train.json`;
+presets: `config/presets/*.json` (by memory and by goal) plus presets the person saves
+(`outputs/presets/`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from core import storage
+from core.models import lora_targets
+from core.errors import AppError, NotFound
+from core.settings import CONFIG_DIR
+from core.workspace import Workspace, check_name
+
+DEFAULTS_PATH = CONFIG_DIR / "train.json"
+PRESETS_DIR = CONFIG_DIR / "presets"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+PLACEHOLDER = "(set when the run starts)"
+
+
+class ConfigError(AppError):
+    """A training config cannot be read, built or saved."""
+
+
+@dataclass
+class TrainForm:
+    dataset: str = ""
+    trigger: str = ""
+    model: str = "flux2-klein-base-4b"  # a core.models.base key: flux2-klein-base-4b or selftest
+    epochs: int = 75
+    batch_size: int = 1
+    learning_rate: float = 1e-4
+    rank: int = 16
+    layers: str = "all"  # a lora_targets.LAYER_CHOICES key, or "custom" (targets edited as JSON)
+    max_resolution: int = 1024
+    quantize: int | None = None
+    gradient_checkpointing: bool = True
+    low_ram: bool = False
+    save_every: int = 250
+    preview_every: int = 250  # 0 = no previews and no loss plot from mflux
+    seed: int = 42
+    preview_prompts: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainForm":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in known})
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    kind: str  # "memory", "goal" or "saved"
+    label: str
+    description: str
+    settings: dict
+    memory_gb: int | None = None
+    peak_gb: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Readiness:
+    """A dataset's minimal readiness for training: images, a caption per image, the trigger word."""
+
+    images: int
+    captioned: int
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return not self.errors
+
+
+# ---- defaults and presets -------------------------------------------------------------------
+
+def default_config() -> dict:
+    return copy.deepcopy(storage.read_json(DEFAULTS_PATH))
+
+
+def _preset_from(name: str, data: dict, kind: str | None = None) -> Preset:
+    return Preset(
+        name=name,
+        kind=kind or data.get("kind", "goal"),
+        label=data.get("label", name),
+        description=data.get("description", ""),
+        settings=data.get("settings", {}),
+        memory_gb=data.get("memory_gb"),
+        peak_gb=data.get("peak_gb"),
+    )
+
+
+def user_presets_dir(workspace: Workspace) -> Path:
+    return workspace.outputs_dir / "presets"
+
+
+def list_presets(workspace: Workspace | None = None) -> list[Preset]:
+    """Shipped presets (memory by size, then goals) and, with a workspace, the person's saved ones."""
+    presets = [_preset_from(p.stem, storage.read_json(p, {}) or {}) for p in sorted(PRESETS_DIR.glob("*.json"))]
+    presets.sort(key=lambda p: (p.kind != "memory", p.memory_gb or 0, p.name))
+    if workspace is not None and user_presets_dir(workspace).is_dir():
+        for path in sorted(user_presets_dir(workspace).glob("*.json")):
+            presets.append(_preset_from(path.stem, storage.read_json(path, {}) or {}, kind="saved"))
+    return presets
+
+
+def get_preset(name: str, workspace: Workspace | None = None) -> Preset:
+    for preset in list_presets(workspace):
+        if preset.name == name:
+            return preset
+    names = ", ".join(p.name for p in list_presets(workspace))
+    raise NotFound(f"There is no preset named '{name}'.", f"Choose one of: {names}.")
+
+
+def memory_preset_for(memory_gb: float) -> Preset:
+    """The memory preset for a machine: the largest one whose size is at most the machine's memory."""
+    memory = [p for p in list_presets() if p.kind == "memory"]
+    fitting = [p for p in memory if (p.memory_gb or 0) <= memory_gb + 0.5]
+    return fitting[-1] if fitting else memory[0]
+
+
+def machine_memory_gb() -> float:
+    from core.system import GIB, memory_bytes
+
+    return round(memory_bytes() / GIB, 1)
+
+
+def save_preset(workspace: Workspace, name: str, config: dict, form: TrainForm) -> Preset:
+    """Save the current form and raw config as a named preset (an older one of that name goes to the trash)."""
+    name = check_name(name, "preset")
+    path = user_presets_dir(workspace) / f"{name}.json"
+    if path.exists():
+        storage.move_to_trash(path, workspace.trash_dir)
+    settings = {k: v for k, v in form.to_dict().items() if k not in ("dataset", "trigger", "preview_prompts")}
+    raw = {k: v for k, v in copy.deepcopy(config).items() if k not in ("data", "model_path")}
+    raw.get("checkpoint", {}).pop("output_path", None)
+    data = {"kind": "saved", "label": name, "description": "Saved by you.", "settings": {**settings, "raw": raw}}
+    storage.write_json(path, data)
+    return _preset_from(name, data, kind="saved")
+
+
+def apply_preset(config: dict, form: TrainForm, preset: Preset, image_count: int | None = None) -> tuple[dict, TrainForm]:
+    """The config and form with the preset's settings applied (other fields untouched)."""
+    config = copy.deepcopy(config)
+    values = form.to_dict()
+    settings = dict(preset.settings)
+    raw = settings.pop("raw", None)
+    if raw:
+        config = deep_merge(apply_form(config, form), raw)  # sync the form first so it is not lost
+        values.update(form_from_config(config, **{k: values[k] for k in ("dataset", "trigger", "preview_prompts")}).to_dict())
+        values["model"] = form.model
+    target = settings.pop("target_iterations", None)
+    if "cache_limit_gb" in settings:
+        config["cache_limit_gb"] = settings.pop("cache_limit_gb")
+    for key, value in settings.items():
+        if key in values:
+            values[key] = value
+    if target:
+        per_epoch = math.ceil((image_count or 20) / max(1, int(values.get("batch_size") or 1)))
+        values["epochs"] = max(1, math.ceil(target / per_epoch))
+    new_form = TrainForm.from_dict(values)
+    return config, new_form
+
+
+def deep_merge(base: dict, overlay: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+# ---- form <-> config ------------------------------------------------------------------------
+
+def apply_form(config: dict, form: TrainForm, workspace: Workspace | None = None, cache_dir: Path | None = None) -> dict:
+    """Write the form's fields into a copy of `config` (the raw JSON keeps every other key)."""
+    config = copy.deepcopy(config)
+    config["model"] = "flux2-klein-base-4b"
+    if form.model == "selftest" and cache_dir is not None:
+        from core.models import selftest_model
+
+        config["model_path"] = str(selftest_model.default_dir(cache_dir))
+    elif form.model != "selftest":
+        config.pop("model_path", None)
+    if workspace is not None and form.dataset:
+        config["data"] = str(workspace.dataset_images_dir(form.dataset))
+    config["seed"] = form.seed
+    config["max_resolution"] = form.max_resolution
+    config["quantize"] = form.quantize
+    config["gradient_checkpointing"] = bool(form.gradient_checkpointing)
+    config["low_ram"] = bool(form.low_ram)
+    loop = config.setdefault("training_loop", {})
+    loop["num_epochs"] = form.epochs
+    loop["batch_size"] = form.batch_size
+    optimizer = config.setdefault("optimizer", {"name": "AdamW"})
+    optimizer["learning_rate"] = form.learning_rate
+    if optimizer.get("lr_schedule") == "cosine":
+        optimizer["lr_total_steps"] = None  # filled from the iteration count at start
+    checkpoint = config.setdefault("checkpoint", {"output_path": PLACEHOLDER})
+    checkpoint["save_frequency"] = form.save_every
+    checkpoint.setdefault("output_path", PLACEHOLDER)
+    if form.preview_every and form.preview_every > 0:
+        defaults = default_config().get("monitoring", {})
+        monitoring = config.get("monitoring") or defaults
+        monitoring["generate_image_frequency"] = form.preview_every
+        config["monitoring"] = monitoring
+    else:
+        config.pop("monitoring", None)
+    geometry = lora_targets.geometry_for(form.model)
+    if form.layers in lora_targets.LAYER_CHOICES:
+        config["lora_layers"] = {"targets": lora_targets.build_targets(form.layers, form.rank, geometry)}
+    else:
+        targets = (config.get("lora_layers") or {}).get("targets") or []
+        for target in targets:
+            if isinstance(target, dict):
+                target["rank"] = form.rank
+    return config
+
+
+def model_key_of(config: dict) -> str:
+    """'selftest' when model_path is a self-test model folder, else the klein base key."""
+    from core.models import selftest_model
+
+    path = config.get("model_path")
+    if path and (Path(path) / selftest_model.MARKER).is_file():
+        return "selftest"
+    return "flux2-klein-base-4b"
+
+
+def form_from_config(config: dict, dataset: str = "", trigger: str = "", preview_prompts: list[str] | None = None) -> TrainForm:
+    """The form's view of a config (values that are missing or malformed keep the form's defaults)."""
+    form = TrainForm(dataset=dataset, trigger=trigger, preview_prompts=list(preview_prompts or []))
+    form.model = model_key_of(config)
+
+    def pick(value, kind, default):
+        try:
+            return kind(value) if value is not None else default
+        except (TypeError, ValueError):
+            return default
+
+    loop = config.get("training_loop") or {}
+    optimizer = config.get("optimizer") or {}
+    checkpoint = config.get("checkpoint") or {}
+    monitoring = config.get("monitoring")
+    form.epochs = pick(loop.get("num_epochs"), int, form.epochs)
+    form.batch_size = pick(loop.get("batch_size"), int, form.batch_size)
+    form.learning_rate = pick(optimizer.get("learning_rate"), float, form.learning_rate)
+    form.max_resolution = pick(config.get("max_resolution"), int, form.max_resolution)
+    form.quantize = pick(config.get("quantize"), int, None)
+    form.gradient_checkpointing = bool(config.get("gradient_checkpointing", False))
+    form.low_ram = bool(config.get("low_ram", False))
+    form.save_every = pick(checkpoint.get("save_frequency"), int, form.save_every)
+    form.preview_every = pick(monitoring.get("generate_image_frequency"), int, 0) if isinstance(monitoring, dict) else 0
+    form.seed = pick(config.get("seed"), int, form.seed)
+    targets = (config.get("lora_layers") or {}).get("targets") or []
+    layers, rank = lora_targets.describe_targets(targets)
+    form.layers = layers
+    if rank is not None:
+        form.rank = rank
+    return form
+
+
+def parse_json(text: str) -> dict:
+    """The raw editor's text as a dict, or a ConfigError naming the line and column."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            f"The raw JSON has a syntax error at line {error.lineno}, column {error.colno}: {error.msg}.",
+            "Fix it there (a missing comma or quote is the usual cause); the form keeps the last valid values.",
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError("The raw JSON must be one object { ... }.", "Start from a preset and edit its values.")
+    return data
+
+
+def to_json(config: dict) -> str:
+    return json.dumps(config, indent=2, ensure_ascii=False)
+
+
+def iterations(config: dict, image_count: int) -> int:
+    """Training iterations mflux will run: epochs x ceil(images / batch size)."""
+    loop = config.get("training_loop") or {}
+    try:
+        epochs, batch = int(loop.get("num_epochs", 0)), max(1, int(loop.get("batch_size", 1)))
+    except (TypeError, ValueError):
+        return 0
+    return max(0, epochs) * math.ceil(max(0, image_count) / batch)
+
+
+# ---- the dataset, minimally (core.dataset.preflight replaces this when the dataset room lands) -------
+
+def dataset_images(images_dir: Path) -> list[Path]:
+    if not Path(images_dir).is_dir():
+        return []
+    return sorted(
+        p for p in Path(images_dir).iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.stem.startswith("preview")
+    )
+
+
+def dataset_readiness(workspace: Workspace, name: str, trigger: str | None = None, resolution: int | None = None) -> Readiness:
+    """The dataset room's pre-flight check (core.dataset.preflight), folded into errors and warnings for the Train tab."""
+    if not name:
+        return Readiness(0, 0, errors=["No dataset is chosen. Pick one in the Dataset field (or create one in the Dataset tab)."])
+    if not workspace.dataset_images_dir(name).is_dir():
+        return Readiness(0, 0, errors=[f"There is no dataset named '{name}'. Create it in the Dataset tab."])
+    from core.dataset import preflight
+
+    result = preflight.check(workspace, name, trigger=trigger or "", resolution=resolution)
+    captioned = sum(1 for row in result.rows if row.caption.strip())
+    return Readiness(
+        images=result.image_count,
+        captioned=captioned,
+        errors=_grouped(result.errors),
+        warnings=_grouped(result.warnings),
+    )
+
+
+def _grouped(findings) -> list[str]:
+    """One line per kind of finding (the first one's sentence), so forty uncaptioned images are one line here;
+    the Dataset tab's pre-flight table lists them one by one."""
+    by_code: dict[str, list] = {}
+    for finding in findings:
+        by_code.setdefault(finding.code, []).append(finding)
+    return [group[0].message + (f" (and {len(group) - 1} more like it)" if len(group) > 1 else "") for group in by_code.values()]
+
+
+def compose(
+    workspace: Workspace,
+    dataset: str,
+    trigger: str = "",
+    presets: list[str] | tuple[str, ...] = (),
+    memory_gb: float | None = None,
+    model: str | None = None,
+) -> tuple[dict, TrainForm]:
+    """Defaults, then the machine's memory preset (unless one is named), then the named presets in order."""
+    config, form = default_config(), TrainForm(dataset=dataset, trigger=trigger)
+    images = len(dataset_images(workspace.dataset_images_dir(dataset))) if dataset else 0
+    chosen = [get_preset(name, workspace) for name in presets]
+    if model == "selftest" and not any(p.name == "selftest" for p in chosen):
+        chosen.append(get_preset("selftest"))
+    if not any(p.kind == "memory" for p in chosen) and not any(p.name == "selftest" for p in chosen):
+        chosen.insert(0, memory_preset_for(memory_gb if memory_gb is not None else machine_memory_gb()))
+    for preset in chosen:
+        config, form = apply_preset(config, form, preset, image_count=images or None)
+    if model:
+        form.model = model
+    return config, form

@@ -1,0 +1,274 @@
+"""The training worker: `python -m core.training.worker RUN_DIR`.
+
+One process per run, started by core.training. It waits its turn (queue order, then the heavy slot),
+runs mflux's TrainingRunner on the run's train.json (or resumes a checkpoint zip) and writes
+structured events to the run folder. It never parses mflux's text: it wraps four mflux methods.
+
+- `Iterator.__next__`: the step boundary. A `stop.request` file there raises mflux's
+  StopTrainingException, and TrainingRunner saves a checkpoint for the current step.
+- `TrainingTrainer._step_is_finite(loss)`: sees each step's loss (mflux evaluates it right after).
+- `TrainingState.should_save`: called once per finished step, after the optimizer update: the
+  `step` event (step, total, loss, seconds per step, ETA).
+- `TrainingState.save` / `TrainingTrainer._generate_previews_with_optimizer_offload`: the
+  `checkpoint` and `preview` events, after the files exist.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from core.runs import events as run_events
+from core.runs import state as run_state
+from core.runs.paths import RunPaths
+from core.workspace import Workspace
+
+log = logging.getLogger("core.training.worker")
+
+
+class StopWatch:
+    """Per-step timing with a smoothed seconds-per-step for the ETA."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.seconds_per_step: float | None = None
+
+    def lap(self) -> float:
+        now = time.perf_counter()
+        elapsed, self.last = now - self.last, now
+        self.seconds_per_step = elapsed if self.seconds_per_step is None else 0.7 * self.seconds_per_step + 0.3 * elapsed
+        return elapsed
+
+
+class _AtomicZipModule:
+    """Stands in for `zipfile` inside mflux's training_state: a checkpoint zip is written beside its
+    final name and renamed when complete, so a kill mid-save never leaves a cut checkpoint."""
+
+    def __init__(self) -> None:
+        import zipfile
+
+        self._zipfile = zipfile
+
+    def __getattr__(self, name):
+        return getattr(self._zipfile, name)
+
+    def ZipFile(self, file, mode="r", *args, **kwargs):  # noqa: N802 (mirrors zipfile.ZipFile)
+        zipfile = self._zipfile
+        if mode != "w" or not isinstance(file, (str, os.PathLike)):
+            return zipfile.ZipFile(file, mode, *args, **kwargs)
+        final = Path(file)
+        partial = final.with_name(f".{final.name}.partial")
+
+        class AtomicZipFile(zipfile.ZipFile):
+            def close(self) -> None:
+                super().close()
+                if partial.exists():
+                    with open(partial, "rb+") as handle:
+                        os.fsync(handle.fileno())
+                    os.replace(partial, final)
+
+        return AtomicZipFile(partial, mode, *args, **kwargs)
+
+
+def install_hooks(paths: RunPaths) -> None:
+    import mflux.models.common.training.state.training_state as training_state_module
+    from mflux.models.common.training.dataset.iterator import Iterator
+    from mflux.models.common.training.state.training_state import TrainingState
+    from mflux.models.common.training.trainer import TrainingTrainer
+    from mflux.utils.exceptions import StopTrainingException
+
+    watch = StopWatch()
+    seen = {"loss": None, "first": True}
+
+    original_next = Iterator.__next__
+
+    def next_batch(self):
+        if paths.stop_request.exists():
+            raise StopTrainingException(f"Stopped by request at step {self.num_iterations}")
+        if seen["first"]:
+            watch.last = time.perf_counter()  # do not count model loading and step-0 previews
+            seen["first"] = False
+            paths.update_record(status_message="Training.")
+        return original_next(self)
+
+    original_finite = TrainingTrainer._step_is_finite
+
+    def step_is_finite(loss):
+        finite = original_finite(loss)
+        seen["loss"] = float(loss.item()) if finite else None
+        return finite
+
+    original_should_save = TrainingState.should_save
+
+    def should_save(self, training_spec):
+        step, total = self.iterator.num_iterations, self.iterator.total_number_of_steps()
+        watch.lap()
+        per_step = watch.seconds_per_step
+        run_events.emit(
+            paths, "step", step=step, total=total, loss=seen["loss"],
+            seconds_per_step=round(per_step, 4) if per_step else None,
+            eta_seconds=round(per_step * max(0, total - step), 1) if per_step else None,
+        )
+        return original_should_save(self, training_spec)
+
+    original_save = TrainingState.save
+
+    def save(self, adapter, training_spec):
+        original_save(self, adapter, training_spec)
+        step = self.iterator.num_iterations
+        if seen.get("saved") == step:
+            return  # the final save repeats the last periodic one
+        seen["saved"] = step
+        path = Path(training_spec.checkpoint.output_path) / "checkpoints" / f"{step:07d}_checkpoint.zip"
+        run_events.emit(paths, "checkpoint", step=step, path=str(path.resolve()))
+
+    original_previews = TrainingTrainer._generate_previews_with_optimizer_offload
+
+    def previews(adapter, training_spec, training_state):
+        original_previews(adapter, training_spec, training_state)
+        step = training_state.iterator.num_iterations
+        folder = Path(training_spec.checkpoint.output_path) / "preview"
+        for image in sorted(folder.glob(f"{step:07d}_preview_image_*.png")):
+            name = image.stem.split("_preview_image_", 1)[-1]
+            run_events.emit(paths, "preview", step=step, path=str(image.resolve()), name=name)
+        watch.last = time.perf_counter()  # preview time is not step time
+
+    training_state_module.zipfile = _AtomicZipModule()
+    Iterator.__next__ = next_batch
+    TrainingTrainer._step_is_finite = staticmethod(step_is_finite)
+    TrainingState.should_save = should_save
+    TrainingState.save = save
+    TrainingTrainer._generate_previews_with_optimizer_offload = staticmethod(previews)
+
+
+def wait_turn(paths: RunPaths, workspace: Workspace, record: dict):
+    """Wait until no earlier queued run is waiting and the heavy slot is free; returns the held slot's context."""
+    from core import jobs
+
+    queued_at = record.get("queued_at") or 0
+    said = None
+    while True:
+        if paths.stop_request.exists():
+            return None
+        ahead = [
+            other for other in workspace.list_runs()
+            if other != paths.run_id and _waiting_before(RunPaths(workspace.runs_dir / other), queued_at)
+        ]
+        if not ahead:
+            slot = jobs.heavy_slot(workspace, "train", f"Training {paths.run_id}", wait=0)
+            try:
+                slot.__enter__()
+                return slot
+            except jobs.Busy:
+                holder = jobs.holder(workspace) or {}
+                message = f"Waiting for {holder.get('label') or 'another job'} to finish."
+        else:
+            message = f"Queued behind {len(ahead)} earlier training(s)."
+        if message != said:
+            run_events.emit(paths, "status", status="queued", message=message)
+            paths.update_record(status_message=message)
+            said = message
+        time.sleep(1.0)
+
+
+def _waiting_before(other: RunPaths, queued_at: float) -> bool:
+    record = other.read_record()
+    return (
+        record.get("status") == "queued"
+        and (record.get("queued_at") or 0) < queued_at
+        and run_state.is_live(other, record)
+    )
+
+
+def explain(error: BaseException) -> tuple[str, str]:
+    """One sentence for a person, and what to do next."""
+    text = str(error)
+    if isinstance(error, MemoryError) or "out of memory" in text.lower() or "insufficient memory" in text.lower():
+        return "Training ran out of memory.", "Pick a smaller memory preset (lower resolution, quantize, gradient checkpointing) and resume."
+    if isinstance(error, OSError) and getattr(error, "errno", None) == 28:
+        return "The disk is full, so a checkpoint could not be written.", "Free some disk space, then resume from the last checkpoint."
+    if "fingerprint" in text.lower() or "data root" in text.lower():
+        return f"The dataset changed since this run started ({text}).", "Restore the images the run was trained on, or start a new run."
+    return f"Training failed: {text}", "See the log below; fix the setting it names and resume or start again."
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt()  # a forced Stop: record "stopped" on the way out
+
+
+def run(run_dir: Path) -> int:
+    paths = RunPaths(Path(run_dir).resolve())
+    workspace = Workspace(paths.root.parent.parent.parent)
+    lock = open(paths.worker_lock, "a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("another worker already runs this run", file=sys.stderr)
+        return 2
+    record = paths.update_record(worker_started=True, pid=os.getpid())
+    signal.signal(signal.SIGTERM, _terminate)
+    slot = None
+    try:
+        slot = wait_turn(paths, workspace, record)
+        if slot is None:
+            paths.stop_request.unlink(missing_ok=True)
+            run_state.set_status(paths, "stopped", "Stopped before it started; nothing was trained.")
+            return 0
+        resume_from = record.get("resume_from")
+        start_step = record.get("resume_step") or 0
+        run_state.set_status(
+            paths, "running", f"Resuming from step {start_step}." if resume_from else "Loading the model.",
+            started_at=time.time(), **({"resumed_from": start_step} if resume_from else {}),
+        )
+        from core.models import base as models
+        from core.settings import load_settings
+
+        model = models.resolve(record.get("model", "flux2-klein-base-4b"), for_training=True)
+        models.prepare(model, Path(record.get("cache_dir") or load_settings(export=False).cache_dir))
+        install_hooks(paths)
+        from mflux.models.common.training.runner import TrainingRunner
+        from mflux.utils.exceptions import StopTrainingException
+
+        try:
+            if resume_from:
+                TrainingRunner.train(config_path=None, resume_path=str(resume_from))
+            else:
+                TrainingRunner.train(config_path=str(paths.train_json), resume_path=None)
+        except StopTrainingException:
+            paths.stop_request.unlink(missing_ok=True)
+            last = run_state._last_checkpoint(paths)
+            run_state.set_status(paths, "stopped", run_state._stopped_message(last), step=last, finished_at=time.time())
+            return 0
+        last = run_state._last_checkpoint(paths)
+        run_state.set_status(paths, "completed", f"Finished; the last checkpoint is at step {last}.", step=last, finished_at=time.time())
+        return 0
+    except KeyboardInterrupt:
+        last = run_state._last_checkpoint(paths)
+        paths.stop_request.unlink(missing_ok=True)
+        run_state.set_status(paths, "stopped", run_state._stopped_message(last, forced=True), step=last, finished_at=time.time())
+        return 1
+    except BaseException as error:  # the person gets a sentence; the traceback goes to worker.log
+        traceback.print_exc()
+        message, todo = explain(error)
+        run_events.emit(paths, "error", message=message, todo=todo)
+        last = run_state._last_checkpoint(paths)
+        run_state.set_status(paths, "failed", f"{message} {todo}", step=last, error=message, finished_at=time.time())
+        return 1
+    finally:
+        if slot is not None:
+            slot.__exit__(None, None, None)
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        print("usage: python -m core.training.worker RUN_DIR", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(run(Path(sys.argv[1])))

@@ -1,0 +1,63 @@
+"""What the Publish tab shows for a run, gathered in one call: the chosen adapter, the default repo name,
+the remembered Runware AIR, the sample candidates and the published versions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.publishing import publish as publishing
+from core.errors import AppError
+from core.runs.paths import run_paths
+from core.settings import Settings
+from core.workspace import workspace_from
+
+
+@dataclass
+class Overview:
+    run_id: str
+    chosen: publishing.Chosen | None
+    problem: str | None  # why nothing can be published yet (one sentence with what to do)
+    repo_name: str
+    air: str
+    samples: list[Path] = field(default_factory=list)
+    versions: list[dict] = field(default_factory=list)
+
+    def chosen_text(self) -> str:
+        if self.chosen is None:
+            return f"⚠️ {self.problem}"
+        step = f"step {self.chosen.step}" if self.chosen.step is not None else "an exported adapter"
+        trigger = f"`{self.chosen.trigger}`" if self.chosen.trigger else "none"
+        return (f"**Publishing** {step} of run `{self.run_id}` at strength **{self.chosen.strength:g}**, "
+                f"trigger word {trigger} · sha256 `{self.chosen.sha256[:12]}…`")
+
+    def version_rows(self) -> list[list]:
+        rows = []
+        for v in reversed(self.versions):
+            rows.append([v.get("repo_id", ""), "private" if v.get("private") else "public",
+                         str(v.get("commit") or "")[:10], v.get("hub_status", ""), v.get("air") or "",
+                         v.get("runware_status") or "", v.get("url") or "", v.get("finished") or v.get("started", "")])
+        return rows
+
+
+VERSION_HEADERS = ["repo", "visibility", "commit", "hub", "AIR", "runware", "download URL (pinned)", "when"]
+
+
+def overview(settings: Settings, run_id: str, adapter: str | Path | None = None) -> Overview:
+    workspace = workspace_from(settings)
+    paths = run_paths(workspace, run_id, must_exist=True)
+    request = publishing.PublishRequest(run_id, adapter=Path(adapter) if adapter else None)
+    try:
+        pick, problem = publishing.chosen(paths, request), None
+    except AppError as error:
+        pick, problem = None, str(error)
+    record = publishing.read_record(paths)
+    last_repo = record["versions"][-1]["repo_id"] if record["versions"] else ""
+    repo_name = last_repo.split("/")[-1] if last_repo else publishing.default_repo_name(paths)
+    return Overview(run_id=run_id, chosen=pick, problem=problem, repo_name=repo_name,
+                    air=publishing.remembered_air(workspace, last_repo) if last_repo else "",
+                    samples=publishing.sample_candidates(workspace, paths), versions=record["versions"])
+
+
+def runs(settings: Settings) -> list[str]:
+    return workspace_from(settings).list_runs()
