@@ -17,6 +17,7 @@ run: $(VENV)/.installed
 	$(PY) app.py --port $(PORT)
 
 test: $(VENV)/.installed $(VENV)/.test-installed $(VENV)/.browser
+	$(VENV)/bin/lint-imports --no-cache
 	MLX_DISABLE_COMPILE=1 $(PY) -m pytest
 
 doctor: $(VENV)/.installed

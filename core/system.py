@@ -10,11 +10,10 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from core import storage
-from core.models import base as models
+from core import constants, storage
 from core.settings import Settings
 
-GIB = 1024**3
+GIB = constants.GIB
 
 
 @dataclass
@@ -110,6 +109,16 @@ def mlx_status() -> tuple[str | None, str, str]:
     return version, backend, device.replace("Device(", "").rstrip(")")
 
 
+def weights_in_cache(repo: str) -> bool:
+    """Whether a snapshot of `repo` with transformer weights is in the local Hugging Face cache."""
+    from huggingface_hub import constants as hub_constants
+
+    snapshots = Path(hub_constants.HF_HUB_CACHE) / ("models--" + repo.replace("/", "--")) / "snapshots"
+    if not snapshots.is_dir():
+        return False
+    return any(snapshot.glob("transformer/*.safetensors") for snapshot in snapshots.iterdir())
+
+
 def diagnose(settings: Settings) -> Diagnosis:
     mlx_version, backend, device = mlx_status()
     free = storage.free_bytes(settings.workspace)
@@ -126,8 +135,8 @@ def diagnose(settings: Settings) -> Diagnosis:
         mflux_version=_package_version("mflux"),
         workspace=str(settings.workspace),
         free_disk_gb=round(free / GIB, 1),
-        klein_base_cached=models.weights_in_cache(models.KLEIN_BASE_4B),
-        klein_distilled_cached=models.weights_in_cache(models.KLEIN_4B),
+        klein_base_cached=weights_in_cache(constants.KLEIN_BASE_4B_REPO),
+        klein_distilled_cached=weights_in_cache(constants.KLEIN_4B_REPO),
         secrets=settings.secrets_status(),
     )
     if diagnosis.mflux_version is None:

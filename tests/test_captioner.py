@@ -28,7 +28,7 @@ def dataset(workspace):
 
 
 def test_batch_puts_the_trigger_first_skips_existing_and_survives_a_bad_image(workspace, dataset, tiny_florence):
-    events = list(captioner.auto_caption(workspace, "mira", CaptionOptions(model=str(tiny_florence), trigger="mira", max_new_tokens=8, num_beams=1)))
+    events = list(captioner.auto_caption(workspace, datasets.open_dataset(workspace, "mira"), CaptionOptions(model=str(tiny_florence), trigger="mira", max_new_tokens=8, num_beams=1)))
     result = events[-1].payload["result"]
     assert result.captioned == ["img0", "img2"] and result.skipped == ["img1"]
     assert [stem for stem, _ in result.failed] == ["img3"] and "img3.png could not be captioned" in result.failed[0][1]
@@ -44,10 +44,10 @@ def test_batch_puts_the_trigger_first_skips_existing_and_survives_a_bad_image(wo
 
 def test_append_and_overwrite_policies(workspace, dataset, tiny_florence):
     options = CaptionOptions(model=str(tiny_florence), trigger="mira", policy="append", task="<CAPTION>", max_new_tokens=6, num_beams=1)
-    captioner.run_all(workspace, "mira", options, stems=["img1"])
+    captioner.run_all(workspace, datasets.open_dataset(workspace, "mira"), options, stems=["img1"])
     assert captions.read(dataset, "img1").startswith("mira, hand written, keep me")
     options.policy = "overwrite"
-    captioner.run_all(workspace, "mira", options, stems=["img1"])
+    captioner.run_all(workspace, datasets.open_dataset(workspace, "mira"), options, stems=["img1"])
     assert "hand written" not in captions.read(dataset, "img1")
     captions.undo(dataset)
     assert captions.read(dataset, "img1").startswith("mira, hand written, keep me")
@@ -56,7 +56,7 @@ def test_append_and_overwrite_policies(workspace, dataset, tiny_florence):
 def test_stop_keeps_what_was_captioned(workspace, dataset, tiny_florence):
     cancel = Cancellation()
     done = []
-    for event in captioner.auto_caption(workspace, "mira", CaptionOptions(model=str(tiny_florence), trigger="mira", max_new_tokens=4, num_beams=1), cancel=cancel):
+    for event in captioner.auto_caption(workspace, datasets.open_dataset(workspace, "mira"), CaptionOptions(model=str(tiny_florence), trigger="mira", max_new_tokens=4, num_beams=1), cancel=cancel):
         if event.payload.get("phase") == "caption":
             done.append(event.payload["stem"])
             cancel.request()
@@ -76,7 +76,7 @@ def test_boilerplate_is_removed(raw, clean):
 
 def test_unknown_task_says_what_to_use(workspace, dataset):
     with pytest.raises(Exception, match="Use one of: <CAPTION>"):
-        list(captioner.auto_caption(workspace, "mira", CaptionOptions(task="<OD>")))
+        list(captioner.auto_caption(workspace, datasets.open_dataset(workspace, "mira"), CaptionOptions(task="<OD>")))
 
 
 def test_first_use_downloads_the_model_with_progress(workspace, dataset, tiny_florence, tmp_path, monkeypatch):
@@ -92,7 +92,7 @@ def test_first_use_downloads_the_model_with_progress(workspace, dataset, tiny_fl
         api.create_repo("alice/florence-tiny")
         api.upload_folder(repo_id="alice/florence-tiny", folder_path=str(tiny_florence))
         options = CaptionOptions(model="alice/florence-tiny", endpoint=hub.url, trigger="mira", max_new_tokens=4, num_beams=1)
-        events = list(captioner.auto_caption(workspace, "mira", options, stems=["img0"]))
+        events = list(captioner.auto_caption(workspace, datasets.open_dataset(workspace, "mira"), options, stems=["img0"]))
     finally:
         hub.stop()
     downloads = [e for e in events if e.payload.get("phase") == "download"]

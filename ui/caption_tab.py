@@ -330,7 +330,7 @@ def build(ctx: UIContext) -> None:
         options = captioner.CaptionOptions(model=model_.strip() or captioner.DEFAULT_MODEL, task=task_, policy=policy_,
                                            trigger=trigger_ or dataset.trigger, endpoint=ctx.settings.hf_endpoint)
         with STOPS.job("caption") as cancel:
-            for event in relay(lambda: captioner.auto_caption(ctx.workspace, dataset.name, options, cancel=cancel)):
+            for event in relay(lambda: captioner.auto_caption(ctx.workspace, dataset, options, cancel=cancel)):
                 if "result" in event.payload:
                     yield f"✅ {event.payload['result'].summary()}", _gallery(dataset)
                     return

@@ -20,7 +20,6 @@ from typing import Iterator
 
 from core.captions import store as caption_store
 from core import jobs
-from core.dataset import datasets
 from core.errors import AppError, ModelError
 from core.progress import Cancellation, Progress
 from core.workspace import Workspace
@@ -203,10 +202,10 @@ class _Florence:
             torch.mps.empty_cache()
 
 
-def auto_caption(workspace: Workspace, name: str, options: CaptionOptions, *, stems: list[str] | None = None,
+def auto_caption(workspace: Workspace, dataset, options: CaptionOptions, *, stems: list[str] | None = None,
                  cancel: Cancellation | None = None, wait: float | None = None) -> Iterator[Progress]:
+    """Caption `dataset` (a core.dataset Dataset: its name and items()) with Florence-2, holding the heavy slot."""
     options.validate()
-    dataset = datasets.open_dataset(workspace, name)
     items = [i for i in dataset.items() if stems is None or i.stem in stems]
     run = CaptionRun()
     todo = []
@@ -259,8 +258,8 @@ def auto_caption(workspace: Workspace, name: str, options: CaptionOptions, *, st
     yield Progress(total, total, run.summary(), {"result": run})
 
 
-def run_all(workspace: Workspace, name: str, options: CaptionOptions, **kwargs) -> CaptionRun:
+def run_all(workspace: Workspace, dataset, options: CaptionOptions, **kwargs) -> CaptionRun:
     result = None
-    for event in auto_caption(workspace, name, options, **kwargs):
+    for event in auto_caption(workspace, dataset, options, **kwargs):
         result = event.payload.get("result", result)
     return result

@@ -75,7 +75,7 @@ def run_auto(context: Context) -> Outcome:
                              trigger=args.trigger if args.trigger is not None else dataset.trigger, device=args.device,
                              max_new_tokens=args.max_new_tokens, num_beams=args.beams, endpoint=context.settings.hf_endpoint)
     result = None
-    for event in auto_caption(context.workspace, dataset.name, options):
+    for event in auto_caption(context.workspace, dataset, options):
         if "result" in event.payload:
             result = event.payload["result"]
         else:

@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from core import constants, system
 from core.errors import ModelError
 
 
@@ -27,7 +28,7 @@ class BaseModel:
 
 
 SELFTEST = BaseModel(
-    key="selftest",
+    key=constants.SELFTEST,
     label="Self-test model (tiny, random: checks the pipeline, not quality)",
     mflux_name="flux2-klein-base-4b",
     hf_repo=None,
@@ -38,20 +39,20 @@ SELFTEST = BaseModel(
     note="Built offline in seconds; its images are noise.",
 )
 KLEIN_BASE_4B = BaseModel(
-    key="flux2-klein-base-4b",
+    key=constants.KLEIN_BASE_4B,
     label="FLUX.2 klein Base 4B (the model you train on; ~50 steps)",
     mflux_name="flux2-klein-base-4b",
-    hf_repo="black-forest-labs/FLUX.2-klein-base-4B",
+    hf_repo=constants.KLEIN_BASE_4B_REPO,
     default_steps=50,
     default_guidance=4.0,
     trainable=True,
     note="About 15 GB downloaded on first use.",
 )
 KLEIN_4B = BaseModel(
-    key="flux2-klein-4b",
+    key=constants.KLEIN_4B,
     label="FLUX.2 klein 4B distilled (4 steps; base-trained LoRAs are commonly used on it)",
     mflux_name="flux2-klein-4b",
-    hf_repo="black-forest-labs/FLUX.2-klein-4B",
+    hf_repo=constants.KLEIN_4B_REPO,
     default_steps=4,
     default_guidance=1.0,
     trainable=False,
@@ -75,22 +76,9 @@ def resolve(key: str, for_training: bool = False) -> BaseModel:
     return model
 
 
-def hub_cache_dir() -> Path:
-    """The local Hugging Face Hub cache, as huggingface_hub computes it (without importing it)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
-    return Path(home).expanduser() / "hub"
-
-
 def weights_in_cache(model: BaseModel) -> bool:
     """Whether a snapshot of the model with transformer weights is already in the local Hub cache."""
-    if model.hf_repo is None:
-        return False
-    snapshots = hub_cache_dir() / ("models--" + model.hf_repo.replace("/", "--")) / "snapshots"
-    if not snapshots.is_dir():
-        return False
-    return any(snapshot.glob("transformer/*.safetensors") for snapshot in snapshots.iterdir())
+    return model.hf_repo is not None and system.weights_in_cache(model.hf_repo)
 
 
 def prepare(model: BaseModel, cache_dir: Path) -> Path | None:

@@ -10,7 +10,7 @@ Runware (what it reports for the base model), may be overridden in settings, and
 
 runware-sdk's `model_upload()` returns after the first stage frame (`validated`), so registration
 listens to every frame of its task on the SDK's WebSocket transport and waits for `ready` itself.
-Cloud image generation lives in core.runware.cloud (re-exported here: `generate`, `CloudImage`).
+Cloud image generation lives in core.runware.cloud.
 """
 
 from __future__ import annotations
@@ -244,14 +244,6 @@ async def _upload(client, task: dict[str, Any], emit: Callable[[dict], None], st
                         kind="upload_failed")
     finally:
         transport.unsubscribe_from_task(task_uuid)
-
-
-def __getattr__(name: str):  # cloud generation, importable from here as the contract names it
-    if name in ("generate", "CloudImage", "CloudRequest", "LoraRef"):
-        import core.runware.cloud as cloud
-
-        return getattr(cloud, name)
-    raise AttributeError(name)
 
 
 __all__ = ["Architecture", "Registration", "RunwareError", "explain", "resolve_architecture", "register",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from core.selftest.runner import SelftestRun, Stage
+from core.selftest.stage import SelftestRun, Stage
 
 DATASET = "selftest"
 TRIGGER = "mira"
@@ -49,7 +49,7 @@ def stage_captions(run: SelftestRun) -> str:
 
     options = captioner.CaptionOptions(model=str(tiny_florence(run.settings.cache_dir)), trigger=TRIGGER, device="cpu",
                                        max_new_tokens=8, num_beams=1)
-    result = captioner.run_all(run.workspace, DATASET, options, cancel=run.cancel)
+    result = captioner.run_all(run.workspace, datasets.open_dataset(run.workspace, DATASET), options, cancel=run.cancel)
     _expect(len(result.captioned) == IMAGES and not result.failed, f"auto-captions: {result.summary()}")
     dataset = datasets.open_dataset(run.workspace, DATASET)
     texts = [captions.read(dataset, item.stem) for item in dataset.items()]
