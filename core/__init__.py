@@ -1,7 +1,17 @@
 """story-shorts-character-lora: the library behind the app and the CLI.
 
 `core` knows nothing of the UI. Importing it is cheap: heavy libraries (mlx, mflux, torch,
-transformers) are imported inside the functions that need them.
+transformers, diffusers) are imported inside the functions that need them.
+
+The rooms, in the order the work flows (each may use the ones before it and the kernel, never one after it;
+`.importlinter` at the project root enforces it):
+
+    models -> runware -> captions -> dataset -> runs -> training -> generation -> checkpoints
+           -> publishing -> playground -> selftest -> cli
+
+The kernel modules here are used by every room: errors (one hierarchy, one error-to-sentence mapping), settings
+(.env), constants, log, progress (typed events), storage (atomic writes), workspace, jobs (the heavy slot),
+system (the machine: doctor, memory).
 """
 
 import os as _os

@@ -1,1 +1,10 @@
-"""TODO"""
+"""The publishing room: a chosen checkpoint to a Hub commit (adapter, model card, samples), then a Runware model.
+
+- publish: `publish(...)`, the whole publication of one version, continued from its record after any failure
+- record: what a publication keeps (publish.json) and what may leave the machine
+- hub: the Hugging Face Hub client side (whoami, repo, one commit per version)
+- model_card: the card (README.md) and its editable draft
+- registration: registering the committed adapter on Runware and waiting until it is ready
+"""
+
+__all__ = ["publish", "record", "hub", "model_card", "registration"]
