@@ -9,14 +9,13 @@ PY := $(VENV)/bin/python
 PORT ?= 7860
 # Linux with an NVIDIA GPU: `make run MLX_EXTRA=cuda13` installs mlx[cuda13] instead of the CPU backend.
 MLX_EXTRA ?=
-UNAME := $(shell uname -s)
 
-.PHONY: run test doctor bench clean-venv
+.PHONY: run test browser doctor bench clean-venv
 
 run: $(VENV)/.installed
 	$(PY) app.py --port $(PORT)
 
-test: $(VENV)/.installed $(VENV)/.test-installed $(VENV)/.browser
+test: $(VENV)/.installed $(VENV)/.test-installed browser
 	$(VENV)/bin/lint-imports --no-cache
 	MLX_DISABLE_COMPILE=1 $(PY) -m pytest
 
@@ -46,12 +45,11 @@ $(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
 	$(PY) -m pip install -r requirements-test.txt
 	@touch $@
 
-# The browser tests use the system Chromium (Debian: /usr/bin/chromium, installed by .ci/run).
-# Only on a Mac without one does Playwright fetch its own browser.
-$(VENV)/.browser: $(VENV)/.test-installed
-	@if [ "$(UNAME)" = "Darwin" ] && [ -z "$$CHROMIUM_PATH" ] && [ ! -x "/Applications/Chromium.app/Contents/MacOS/Chromium" ]; then \
-		$(PY) -m playwright install chromium; fi
-	@touch $@
+# The browser tests' Chromium: the system's when there is one; otherwise Debian/Ubuntu's chromium and
+# fonts-noto-cjk through apt-get (as root or with sudo), Playwright's own on a Mac, and elsewhere one sentence
+# saying what to install (tests/support/browser.py).
+browser: $(VENV)/.test-installed
+	@$(PY) -m tests.support.browser
 
 clean-venv:
 	rm -rf $(VENV)

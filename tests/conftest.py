@@ -31,6 +31,23 @@ from tests.support.browser import launch_browser  # noqa: E402
 from tests.support.env import free_port  # noqa: E402
 
 
+# Fixtures that train or generate with real mflux. A test that uses one (directly or through another fixture)
+# must be marked `slow`, so that `-m "not slow"` stays quick; collection stops with the list otherwise.
+TRAINS_OR_GENERATES = {"trained_run", "completed_run"}
+
+
+def pytest_collection_modifyitems(config, items):
+    unmarked = [
+        item.nodeid for item in items
+        if TRAINS_OR_GENERATES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("slow") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            f"These tests train or generate with real mflux ({', '.join(sorted(TRAINS_OR_GENERATES))}) but are not "
+            "marked slow; add @pytest.mark.slow to each:\n  " + "\n  ".join(unmarked)
+        )
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")

@@ -7,6 +7,8 @@ from core.models import adapters
 from core.checkpoints import store as checkpoints
 from core.generation.engine import Engine, RenderSpec
 
+pytestmark = pytest.mark.slow  # a trained run, and mflux renders
+
 
 @pytest.fixture()
 def exported(run_copy):

@@ -10,7 +10,7 @@ from core.workspace import Workspace
 from tests.support.browser import screenshot
 from tests.support.runs import copy_run
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def wait_text(page, selector, text, timeout=10_000):

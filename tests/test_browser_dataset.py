@@ -1,6 +1,7 @@
 """A real Chromium: import pictures by upload, check the dataset, remove an image; edit captions by keyboard."""
 
 import pytest
+from playwright.sync_api import expect
 
 from core.captions import store as captions
 from core.dataset import datasets
@@ -16,6 +17,17 @@ def _pick_dataset(page, name):
     page.locator("#dataset-picker input").click()
     page.get_by_role("option", name=name, exact=True).click()
     page.locator("#dataset-status").get_by_text(name, exact=True).wait_for(timeout=60_000)
+
+
+def _wait_loaded(page):
+    """The page's load events have run: the Dataset tab's status line is filled in."""
+    page.wait_for_function("(document.querySelector('#dataset-status')?.innerText || '').trim() !== ''", timeout=60_000)
+    _wait_idle(page)
+
+
+def _wait_idle(page):
+    """No Gradio event is running: no component shows a pending or generating status."""
+    page.wait_for_function("!document.querySelector('.pending, .generating')", timeout=60_000)
 
 
 def _wait_text(page, selector, text, timeout=60_000):
@@ -34,6 +46,7 @@ def test_import_by_upload_check_and_remove_an_image(app_url, app_workspace, page
     files.append(tmp_path / "fake.png")
 
     page.goto(app_url)
+    _wait_loaded(page)
     page.locator("#dataset-new-name input, #dataset-new-name textarea").first.fill("browser-import")
     page.locator("#dataset-create").click()
     page.locator("#dataset-status").get_by_text("browser-import", exact=True).wait_for(timeout=60_000)
@@ -57,6 +70,21 @@ def test_import_by_upload_check_and_remove_an_image(app_url, app_workspace, page
     assert captions.read(dataset, "photo_0") == "browser, 미라 standing"
     _wait_text(page, "#dataset-status", "3 image(s)", timeout=60_000)
     assert [i.stem for i in dataset.items()] == ["photo_0", "photo_1", "photo_2"]
+
+    # Remove photo_1: once the gallery shows the three images, click its thumbnail, wait for the selection to show.
+    thumbs = page.locator("#dataset-gallery button.thumbnail-item")
+    expect(thumbs).to_have_count(3, timeout=60_000)
+    _wait_idle(page)
+    info = page.locator("#dataset-image-info")
+    thumbs.nth(1).click()
+    expect(info).to_contain_text("photo_1", timeout=60_000)
+    page.locator("#dataset-remove-image").click()
+    expect(info).to_contain_text("Removed photo_1", timeout=60_000)
+    expect(thumbs).to_have_count(2, timeout=60_000)
+    assert [i.stem for i in dataset.items()] == ["photo_0", "photo_2"]
+    assert not (dataset.images_dir / "photo_1.png").exists() and not (dataset.images_dir / "photo_1.txt").exists()
+    assert captions.read(dataset, "photo_0") == "browser, 미라 standing"
+    assert list((Workspace(app_workspace).trash_dir / "images").glob("*photo_1*/photo_1.png"))  # recoverable
 
 
 def test_caption_editing_by_keyboard_reaches_the_disk_and_undo_works(app_url, app_workspace, page):

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.browser import screenshot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 RUN_ID = "20261127-020000-mira"
 
 

@@ -10,7 +10,7 @@ from core.workspace import Workspace
 from tests.support.browser import screenshot
 from tests.support.images import write_mflux_dataset
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_start_shows_live_progress_and_stop_saves(app_url, app_workspace, page):
@@ -25,8 +25,12 @@ def test_start_shows_live_progress_and_stop_saves(app_url, app_workspace, page):
     dataset.click()
     page.get_by_role("option", name="browser-mira").click()
     page.locator("#train-apply-presets").click()
-    page.locator("#train-rank input").filter(has_text="").first.wait_for()
-    page.wait_for_function("document.querySelector('#train-resolution input').value === '64'", timeout=30_000)
+    _, selftest = train_config.compose(workspace, "browser-mira", "mira", ["selftest"])
+    page.wait_for_function(  # the preset reached the form
+        "([rank, resolution]) => document.querySelector('#train-rank input')?.value === rank"
+        " && document.querySelector('#train-resolution input')?.value === resolution",
+        arg=[str(selftest.rank), str(selftest.max_resolution)], timeout=30_000,
+    )
     page.locator("#train-trigger textarea, #train-trigger input").first.fill("mira")
     epochs = page.locator("#train-epochs input")
     epochs.fill("25")  # 100 steps: long enough to watch and stop

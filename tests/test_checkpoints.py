@@ -11,6 +11,7 @@ from core.checkpoints.store import CheckpointError
 from core.errors import AppError, NotFound
 
 
+@pytest.mark.slow
 def test_lists_every_checkpoint_with_loss_and_previews(run_copy):
     found = checkpoints.list_checkpoints(run_copy)
     assert [c.step for c in found] == [0, 1, 2, 3]
@@ -20,12 +21,14 @@ def test_lists_every_checkpoint_with_loss_and_previews(run_copy):
     assert all(c.size_bytes > 0 and c.time > 0 for c in found)
 
 
+@pytest.mark.slow
 def test_loss_from_the_training_events_wins_over_the_zip(run_copy):
     run_copy.events.write_text(json.dumps({"type": "step", "step": 2, "loss": 0.125}) + "\n")
     by_step = {c.step: c.loss for c in checkpoints.list_checkpoints(run_copy)}
     assert by_step[2] == 0.125 and by_step[1] not in (None, 0.125)
 
 
+@pytest.mark.slow
 def test_export_renames_to_diffusers_and_records_metadata(run_copy):
     exported = checkpoints.export_adapter(run_copy, 2)
     tensors, metadata = adapters.read_tensors(exported.path)
@@ -43,6 +46,7 @@ def test_export_renames_to_diffusers_and_records_metadata(run_copy):
     assert report.ok and report.naming == "diffusers" and report.layers == 16 and report.geometry.endswith("(self-test geometry)")
 
 
+@pytest.mark.slow
 def test_validation_reports_what_the_mflux_original_holds(run_copy):
     step, zip_path = checkpoints.checkpoint_zip(run_copy, 1)
     tensors, metadata = checkpoints.read_adapter_tensors(zip_path, step)
@@ -53,6 +57,7 @@ def test_validation_reports_what_the_mflux_original_holds(run_copy):
     assert "32 of 32 keys match" in report.summary()
 
 
+@pytest.mark.slow
 def test_choose_writes_the_record_and_keeps_the_previous_choice(run_copy, workspace):
     first = checkpoints.choose(workspace, run_copy.run_id, 2, 1.5)
     second = checkpoints.choose(workspace, run_copy.run_id, 3, 1.0)
@@ -67,6 +72,7 @@ def test_choose_writes_the_record_and_keeps_the_previous_choice(run_copy, worksp
         checkpoints.choose(workspace, run_copy.run_id, 9, 1.0)
 
 
+@pytest.mark.slow
 def test_a_zip_with_a_foreign_member_is_refused_before_anything_is_read(run_copy, tmp_path):
     step, original = checkpoints.checkpoint_zip(run_copy, 1)
     bad = run_copy.checkpoints_dir / "0000005_checkpoint.zip"
@@ -79,6 +85,7 @@ def test_a_zip_with_a_foreign_member_is_refused_before_anything_is_read(run_copy
     assert not (run_copy.root.parent / "evil.pkl").exists()
 
 
+@pytest.mark.slow
 def test_a_corrupt_zip_and_a_truncated_adapter_say_so(run_copy):
     (run_copy.checkpoints_dir / "0000007_checkpoint.zip").write_bytes(b"PK\x03\x04 not really")
     with pytest.raises(CheckpointError, match="is not a readable zip"):

@@ -1,6 +1,10 @@
 """`python -m core checkpoints|compare|generate` on a real self-test run, as a person would type them."""
 
+import pytest
+
 from tests.support.env import cli_env, run_cli
+
+pytestmark = pytest.mark.slow  # a trained run, and mflux renders
 
 
 def test_list_export_validate_choose(run_copy, workspace_dir, cache_dir, tmp_path):

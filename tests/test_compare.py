@@ -8,6 +8,8 @@ from core.generation import local as generation
 from core.checkpoints import likeness
 from core.progress import Cancellation, Cancelled
 
+pytestmark = pytest.mark.slow  # a trained run, and mflux renders every cell
+
 
 def spec(run_id, **changes):
     values = dict(run_id=run_id, prompts=["mira, portrait", "mira walking"], strengths=[1.0, 1.5], seeds=[1], steps=[2, 3],

@@ -10,7 +10,7 @@ from core.captions import store as captions
 from core.dataset import datasets
 from core.dataset.importer import run_import, safe_stem
 from core.dataset.images import Preprocess, prepare, register_heif
-from tests.support.images import character_image, photo_image
+from tests.support.images import photo_image
 
 
 def _exif_rotated_jpeg(path, size=(400, 300), orientation=6):
@@ -160,4 +160,3 @@ def test_many_files_go_through_the_process_pool(workspace, tmp_path):
     for item in dataset.items():
         with Image.open(item.image) as image:
             assert image.size == (768, 1024)
-    assert character_image  # the simple helper stays available for other rooms

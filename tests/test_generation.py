@@ -20,6 +20,7 @@ def request(**changes):
     return generation.GenerateRequest(**values)
 
 
+@pytest.mark.slow
 def test_generate_with_a_lora_saves_the_image_with_its_full_settings(run_copy, workspace, settings):
     adapter = checkpoints.export_adapter(run_copy, 3).path
     result = generation.generate(workspace, request(loras=[(str(adapter), 1.5)]), settings=settings)
@@ -38,6 +39,7 @@ def test_generate_with_a_lora_saves_the_image_with_its_full_settings(run_copy, w
     assert [g.path for g in generation.history(workspace)][:2] == [again.path, result.path]
 
 
+@pytest.mark.slow
 def test_a_batch_reports_every_step_and_stop_ends_it(workspace, settings):
     events = list(generation.run(workspace, request(count=2, seed=7), settings=settings))
     steps = [e.step for e in events]
@@ -56,6 +58,7 @@ def test_a_batch_reports_every_step_and_stop_ends_it(workspace, settings):
     assert len(generation.history(workspace)) == 2
 
 
+@pytest.mark.slow
 def test_training_takes_the_machine_and_the_warm_model_is_given_back(workspace, settings):
     generation.generate(workspace, request(seed=1), settings=settings)
     assert generation.engine().loaded_model == "selftest"

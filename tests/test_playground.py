@@ -27,6 +27,7 @@ def published_run(run_copy, workspace, runware_settings, fake_runware):
     return run_copy
 
 
+@pytest.mark.slow
 def test_pairs_fill_in_with_scores_and_failures_stay_per_item(published_run, runware_settings, fake_runware,
                                                                likeness_model_dir):
     fake_runware.prompt_faults = {"[nocredit]": "no_credit"}
@@ -70,6 +71,7 @@ def test_pairs_fill_in_with_scores_and_failures_stay_per_item(published_run, run
     assert [r.name for r in list_reports(published_run)] == [second.name, report.name]
 
 
+@pytest.mark.slow
 def test_a_run_without_an_air_is_refused_with_a_sentence(run_copy, runware_settings):
     with pytest.raises(runware.RunwareError) as caught:
         playground.compare(runware_settings, run_copy.run_id, prompts=PROMPTS)

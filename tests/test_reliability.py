@@ -29,6 +29,7 @@ from core.runs.paths import run_paths
 from core.workspace import Workspace
 from tests.support.env import PROJECT_ROOT, cli_env, free_port, run_cli
 from tests.support.images import write_mflux_dataset
+from tests.support.runs import assert_resume_continues, checkpoint_files
 
 pytestmark = pytest.mark.slow
 SAVE_SECONDS = float(os.environ.get("RELIABILITY_SAVE_SECONDS", "60"))  # the "for a minute"
@@ -227,10 +228,14 @@ def test_the_app_killed_during_training_leaves_the_worker_running_and_a_dead_wor
         assert record["status"] == "interrupted"
         with urllib.request.urlopen(url + "/", timeout=30) as response:
             assert response.status == 200
+    paths = run_paths(workspace, run_id)
+    last, before = training.status(workspace, run_id).checkpoints[-1], checkpoint_files(paths)
     status = training.resume(workspace, run_id)
     assert status.status in ("queued", "running")
     _wait(lambda: training.status(workspace, run_id).status == "completed", 600)
-    assert training.status(workspace, run_id).step == 12
+    done = training.status(workspace, run_id)
+    assert done.step == 12
+    assert_resume_continues(paths, last, 12, 2, before, done.checkpoints)  # from the last checkpoint, not from 0
 
 
 def start_training(workspace_dir: Path, cache_dir: Path) -> str:

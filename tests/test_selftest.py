@@ -1,12 +1,15 @@
 """The offline self-test: the CLI runs every stage on the self-test model; the runner reports a failing
 stage and skips only what depends on it."""
 
+import pytest
+
 from core.selftest import runner as selftest
 from core.errors import AppError
 from core.selftest.runner import Stage
 from tests.support.env import cli_env, run_cli
 
 
+@pytest.mark.slow  # trains and generates with real mflux
 def test_selftest_cli_passes_every_stage(workspace_dir, cache_dir):
     code, data, stderr = run_cli(["selftest"], cli_env(workspace_dir, cache_dir), timeout=900)
     assert code == 0, (data, stderr[-2000:])

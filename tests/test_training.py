@@ -19,9 +19,13 @@ from core.settings import load_settings
 from core.workspace import Workspace
 from tests.support.env import cli_env, run_cli
 from tests.support.images import write_mflux_dataset
+from tests.support.runs import assert_resume_continues, checkpoint_files
+
+pytestmark = pytest.mark.slow  # real mflux training workers
 
 EPOCHS = 3  # 4 images -> 12 steps
 STEPS = 12
+SAVE_EVERY = 2  # the self-test preset's checkpoint frequency
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +72,7 @@ def test_cli_run_trains_to_completion_with_events_and_checkpoints(train_env, com
     settings, workspace = train_env
     assert completed_run["status"] == "completed" and completed_run["step"] == STEPS and completed_run["total"] == STEPS
     paths = run_paths(workspace, completed_run["run_id"])
-    assert [s for s, _ in paths.checkpoint_zips()] == [2, 4, 6, 8, 10, 12]
+    assert [s for s, _ in paths.checkpoint_zips()] == list(range(SAVE_EVERY, STEPS + 1, SAVE_EVERY))
     steps = losses(workspace, completed_run["run_id"])
     assert sorted(steps) == list(range(1, STEPS + 1)) and all(0 < v < 10 for v in steps.values())
     events = run_events.read_all(paths)
@@ -117,6 +121,9 @@ def test_stop_saves_at_that_step_kill_is_interrupted_and_both_resume_in_queue_or
     assert run_state.reconcile_all(workspace) == []  # already recorded
 
     # Resume both: the first now, the second queued behind it; each continues its step count.
+    killed_step = interrupted.checkpoints[-1]
+    first_files, second_files = checkpoint_files(first_paths), checkpoint_files(second_paths)
+    assert sorted(first_files) == stopped.checkpoints and sorted(second_files) == interrupted.checkpoints
     assert training.resume(workspace, first.run_id).status == "queued"
     wait_for(lambda: training.status(workspace, first.run_id).status == "running")
     assert training.resume(workspace, second.run_id, queue=True).status == "queued"
@@ -128,6 +135,9 @@ def test_stop_saves_at_that_step_kill_is_interrupted_and_both_resume_in_queue_or
     assert losses(workspace, first.run_id) == reference  # bit-exact continuation, nothing restarted at 0
     assert losses(workspace, second.run_id) == reference
     assert run_events.timeline(run_events.read_all(first_paths)).steps == list(range(1, STEPS + 1))
+    # Each resumed worker started at the step after its checkpoint, and the checkpoint list goes on from there.
+    assert_resume_continues(first_paths, stop_step, STEPS, SAVE_EVERY, first_files, first_done.checkpoints)
+    assert_resume_continues(second_paths, killed_step, STEPS, SAVE_EVERY, second_files, second_done.checkpoints)
 
 
 def test_stop_of_a_finished_run_and_resume_of_a_completed_run_say_why(train_env, completed_run):

@@ -98,3 +98,34 @@ def copy_run(paths: RunPaths, workspace, run_id: str | None = None) -> RunPaths:
     if source_datasets.is_dir() and source_datasets.resolve() != workspace.datasets_dir.resolve():
         shutil.copytree(source_datasets, workspace.datasets_dir, dirs_exist_ok=True)
     return target
+
+
+def after_last_resume(paths: RunPaths) -> tuple[int, list[dict]]:
+    """The step the run's last resume started from (the worker's `status` event with `resumed_from`) and the
+    events written after it: what the resumed worker really did."""
+    from core.runs import events as run_events
+
+    events = run_events.read_all(paths)
+    marks = [i for i, e in enumerate(events) if e["type"] == "status" and isinstance(e.get("resumed_from"), int)]
+    assert marks, f"{paths.run_id} was never resumed"
+    return events[marks[-1]]["resumed_from"], events[marks[-1] + 1:]
+
+
+def checkpoint_files(paths: RunPaths) -> dict[int, tuple[int, int]]:
+    """step -> (inode, mtime in ns) of each checkpoint zip: changes when a checkpoint is written again."""
+    return {step: (zip_path.stat().st_ino, zip_path.stat().st_mtime_ns) for step, zip_path in paths.checkpoint_zips()}
+
+
+def assert_resume_continues(paths: RunPaths, from_step: int, total: int, save_every: int,
+                            earlier: dict[int, tuple[int, int]], listed: list[int]) -> None:
+    """The resumed run went on after `from_step`: its first step is from_step + 1 and it then ran every step to
+    `total`; it saved only checkpoints after from_step; `listed` (the run's checkpoint list) keeps the `earlier`
+    checkpoints (checkpoint_files before the resume), untouched, followed by the new ones."""
+    resumed_from, after = after_last_resume(paths)
+    assert resumed_from == from_step
+    steps = [e["step"] for e in after if e["type"] == "step"]
+    assert steps == list(range(from_step + 1, total + 1)), f"the resumed worker ran steps {steps}"
+    saved = [e["step"] for e in after if e["type"] == "checkpoint"]
+    assert saved == [s for s in range(from_step + 1, total + 1) if s % save_every == 0 or s == total], saved
+    assert listed == sorted(earlier) + saved
+    assert {step: files for step, files in checkpoint_files(paths).items() if step in earlier} == earlier
