@@ -7,9 +7,10 @@ import hashlib
 import pytest
 from PIL import Image
 
+from core.errors import (RunwareAuthError, RunwareConnectionError, RunwareCreditError, RunwareDropped, RunwareError,
+                         RunwareInvalidSize, RunwareNotReady, RunwareTimeout, RunwareUnknownAir)
 from core.runware import registry as runware
 from core.runware.cloud import CloudRequest, LoraRef, generate, generate_many, total_cost
-from core.runware.registry import RunwareError
 
 
 def _ready_lora(settings, fake, air="story:mira@1"):
@@ -54,17 +55,17 @@ def test_lora_ref_parsing():
     assert LoraRef.parse("story:mira@1:0.75") == LoraRef("story:mira@1", 0.75)
 
 
-@pytest.mark.parametrize("case,kind,words", [
-    ("no_credit", "no_credit", "no credit"),
-    ("unknown_lora", "unknown_air", "does not know the LoRA"),
-    ("unknown_base", "unknown_air", "does not know the model"),
-    ("not_ready", "not_ready", "not ready"),
-    ("invalid_size", "invalid_size", "image size 250x256"),
-    ("timeout", "timeout", "did not answer"),
-    ("drop", "dropped", "dropped"),
-    ("bad_key", "bad_key", "API key"),
+@pytest.mark.parametrize("case,expected,words", [
+    ("no_credit", RunwareCreditError, "no credit"),
+    ("unknown_lora", RunwareUnknownAir, "does not know the LoRA"),
+    ("unknown_base", RunwareUnknownAir, "does not know the model"),
+    ("not_ready", RunwareNotReady, "not ready"),
+    ("invalid_size", RunwareInvalidSize, "image size 250x256"),
+    ("timeout", RunwareTimeout, "did not answer"),
+    ("drop", RunwareDropped, "dropped"),
+    ("bad_key", RunwareAuthError, "API key"),
 ])
-def test_each_failure_is_one_sentence(runware_settings, fake_runware, tmp_path, case, kind, words):
+def test_each_failure_is_one_sentence(runware_settings, fake_runware, tmp_path, case, expected, words):
     from dataclasses import replace
 
     settings, request = runware_settings, CloudRequest("mira", width=256, height=256, timeout=3)
@@ -90,7 +91,7 @@ def test_each_failure_is_one_sentence(runware_settings, fake_runware, tmp_path, 
     with pytest.raises(RunwareError) as caught:
         generate(settings, request, out_dir=tmp_path)
     error = caught.value
-    assert error.kind == kind, str(error)
+    assert type(error) is expected, str(error)
     assert words in error.message
     assert error.message.count(". ") == 0 and error.message.endswith(".")  # one sentence, then what to do
     assert "Traceback" not in str(error) and fake_runware.api_key not in str(error)
@@ -104,8 +105,8 @@ def test_batch_runs_concurrently_and_isolates_failures(runware_settings, fake_ru
     requests = [CloudRequest(p, width=128, height=128, timeout=2) for p in prompts]
     outcomes = dict(generate_many(runware_settings, requests, out_dir=tmp_path, concurrency=4))
     assert sorted(outcomes) == list(range(len(prompts)))
-    failed = {prompts[i]: o.kind for i, o in outcomes.items() if isinstance(o, RunwareError)}
-    assert failed == {"b [nocredit]": "no_credit", "d [slow]": "timeout", "e [size]": "invalid_size"}
+    failed = {prompts[i]: type(o) for i, o in outcomes.items() if isinstance(o, RunwareError)}
+    assert failed == {"b [nocredit]": RunwareCreditError, "d [slow]": RunwareTimeout, "e [size]": RunwareInvalidSize}
     assert all(len(o) == 1 for o in outcomes.values() if not isinstance(o, RunwareError))
     assert fake_runware.max_concurrent == 4
 
@@ -118,4 +119,4 @@ def test_unreachable_server_is_one_sentence(runware_settings, tmp_path):
     settings = replace(runware_settings, runware_ws_url=f"ws://127.0.0.1:{free_port()}")
     with pytest.raises(RunwareError) as caught:
         generate(settings, CloudRequest("x", width=128, height=128), out_dir=tmp_path)
-    assert caught.value.kind == "unreachable" and "RUNWARE_WS_URL" in caught.value.todo
+    assert type(caught.value) is RunwareConnectionError and "RUNWARE_WS_URL" in caught.value.todo

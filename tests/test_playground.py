@@ -8,6 +8,7 @@ import json
 import pytest
 
 from core.checkpoints import store as checkpoints
+from core.errors import RunwareUnknownAir
 from core.playground import pairs as playground
 from core.runware import registry as runware
 from core.playground.report import list_reports, load_report
@@ -73,9 +74,9 @@ def test_pairs_fill_in_with_scores_and_failures_stay_per_item(published_run, run
 
 @pytest.mark.slow
 def test_a_run_without_an_air_is_refused_with_a_sentence(run_copy, runware_settings):
-    with pytest.raises(runware.RunwareError) as caught:
+    with pytest.raises(RunwareUnknownAir) as caught:
         playground.compare(runware_settings, run_copy.run_id, prompts=PROMPTS)
-    assert caught.value.kind == "unknown_air" and "Publish" in str(caught.value)
+    assert caught.value.lora and "Publish" in str(caught.value)
 
 
 def test_prompts_file_formats(tmp_path):

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from PIL import Image
 
+from core.errors import (AppError, HubAuthError, HubError, HubPermissionError, HubRateLimited, HubRepoExists,
+                         HubTimeout, HubTokenMissing)
 from core.publishing import publish as publishing
-from core.errors import AppError
-from core.publishing.hub import HubError
 from core.publishing.record import ALLOWLIST
 from core.selftest.loopback_hub import FakeHub
 from tests.support.publishing import HF_TOKEN, RUNWARE_KEY, hub_settings, make_run
@@ -107,21 +107,22 @@ def test_a_server_error_on_commit_says_so_and_the_same_publish_then_completes(se
     with pytest.raises(HubError) as failed:
         run_publish(settings, request_for(adapter, samples, repo_id="mira"))
     assert str(failed.value).startswith("The Hub had a server error (500)") and "Publish again" in str(failed.value)
+    assert failed.value.status == 500 and failed.value.repo_id == "alice/mira"
     assert publishing.read_record(paths)["versions"][0]["hub_status"] == "failed"
     _, version = run_publish(settings, request_for(adapter, samples, repo_id="mira"))
     assert version["hub_status"] == "committed" and hub.commit_count("alice/mira") == 2
     assert len(publishing.read_record(paths)["versions"]) == 1
 
 
-@pytest.mark.parametrize("setup, expected", [
-    ("bad_token", "The Hub refused HF_TOKEN"),
-    ("read_only", "Your token may not write to alice/mira"),
-    ("rate_limit", "The Hub is rate-limiting this account"),
-    ("name_taken", "The repo name alice/mira is already taken"),
-    ("made_elsewhere", "The repo name alice/mira is already taken"),
-    ("no_token", "HF_TOKEN is not set"),
+@pytest.mark.parametrize("setup, error, expected", [
+    ("bad_token", HubAuthError, "The Hub refused HF_TOKEN"),
+    ("read_only", HubPermissionError, "Your token may not write to alice/mira"),
+    ("rate_limit", HubRateLimited, "The Hub is rate-limiting this account"),
+    ("name_taken", HubRepoExists, "The repo name alice/mira is already taken"),
+    ("made_elsewhere", HubRepoExists, "The repo name alice/mira is already taken"),
+    ("no_token", HubTokenMissing, "HF_TOKEN is not set"),
 ])
-def test_each_hub_error_gives_its_sentence(settings, workspace, hub, setup, expected):
+def test_each_hub_error_gives_its_sentence(settings, workspace, hub, setup, error, expected):
     token = {"bad_token": "hf_NotAValidToken0123456789abcdefXYZ",
              "read_only": "hf_ReadOnlyToken0123456789abcdefXYZ"}.get(setup, HF_TOKEN)
     live = hub_settings(settings, hub, token=token)
@@ -141,7 +142,7 @@ def test_each_hub_error_gives_its_sentence(settings, workspace, hub, setup, expe
         allow_existing = None
     with pytest.raises(AppError) as failed:
         run_publish(live, request_for(adapter, samples, repo_id="mira", allow_existing=allow_existing))
-    assert str(failed.value).startswith(expected)
+    assert type(failed.value) is error and str(failed.value).startswith(expected)
     if setup == "made_elsewhere":
         assert hub.commit_count("alice/mira") == 1  # nothing was pushed into a repo this app did not make
         _, version = run_publish(hub_settings(settings, hub), request_for(adapter, samples, repo_id="mira",
@@ -187,6 +188,7 @@ def test_a_hub_that_stops_answering_fails_in_bounded_time_with_a_sentence(settin
     finally:
         hub_client.set_timeouts(read=120.0)
         hub.stall_seconds = 0
+    assert type(failed.value) is HubTimeout
     assert str(failed.value).startswith("The Hub did not answer in time while trying to check your token")
     _, version = run_publish(settings, request_for(adapter, samples))  # the normal bounds again
     assert version["hub_status"] == "committed"

@@ -40,12 +40,12 @@ def test_publish_registers_the_pinned_file_and_waits_until_ready(live, workspace
     assert stages[:7] == ["sending", "architecture", "validated", "downloaded", "optimized", "stored", "ready"]
     assert stages[7:] == ["ready"]  # the publish's own summary of the stage
     assert version["runware_status"] == "ready" and version["air"] == "mysource:mira@1"
-    assert version["architecture"] == "flux2_klein_4b" and version["architecture_source"] == "runware"
+    assert version["architecture"] == fake_runware.architecture and version["architecture_source"] == "runware"
     upload = fake_runware.tasks("modelUpload")[-1]
     assert upload["downloadURL"] == version["url"] and f"/resolve/{version['commit']}/" in upload["downloadURL"]
     assert upload["uniqueIdentifier"] == version["sha256"] and upload["defaultWeight"] == 0.85
     assert upload["air"] == "mysource:mira@1" and upload["positiveTriggerWords"] == "mira" and upload["version"] == "1"
-    assert upload["architecture"] != "flux1d"
+    assert upload["architecture"] == fake_runware.architecture  # what modelSearch reported, never a constant
     assert fake_runware.models["mysource:mira@1"].status == "ready"  # it downloaded the URL and the sha256 matched
     assert "is ready" in events[-1].message
     assert HF_TOKEN not in str(fake_runware.received)  # the Hub token never goes to Runware
@@ -105,10 +105,11 @@ def test_an_unresolvable_architecture_refuses_to_register(live, workspace, hub, 
         publish_all(live, adapter, samples, air="mysource:mira")
     assert fake_runware.tasks("modelUpload") == []
     assert publishing.read_record(paths)["versions"][0]["runware_status"] == "failed"
-    fake_runware.architectures["runware:1@1"] = "flux2_klein_4b"  # a value uploads accept; the base stays unknown
-    override = dataclasses.replace(live, runware_architecture="flux2_klein_4b")
+    fake_runware.architectures["runware:1@1"] = "my-klein"  # a value uploads accept; the base stays unknown
+    override = dataclasses.replace(live, runware_architecture="my-klein")
     _, version = publish_all(override, adapter, samples)
     assert version["runware_status"] == "ready" and version["architecture_source"] == "override"
+    assert version["architecture"] == fake_runware.tasks("modelUpload")[-1]["architecture"] == "my-klein"
 
 
 def test_stop_while_waiting_for_runware_keeps_the_version_and_the_next_click_finishes(live, workspace, hub,

@@ -41,7 +41,7 @@ def test_generate_failure_is_one_sentence_and_exit_1(workspace_dir, cache_dir, f
 
 def test_architecture_command(workspace_dir, cache_dir, fake_runware):
     code, out, _ = run_cli(["runware", "architecture"], _env(workspace_dir, cache_dir, fake_runware))
-    assert code == 0 and out["value"] == "flux2_klein_4b" and out["source"] == "runware"
+    assert code == 0 and out["value"] == fake_runware.architecture and out["source"] == "runware"
     code, out, _ = run_cli(["runware", "architecture"],
                            _env(workspace_dir, cache_dir, fake_runware, RUNWARE_ARCHITECTURE="flux1d"))
     assert code == 1 and "FLUX.1 [dev]" in out["error"]

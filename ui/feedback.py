@@ -8,19 +8,16 @@ import logging
 
 import gradio as gr
 
-from core.errors import AppError
+from core.errors import AppError, describe
 from core.settings import redact
 
 log = logging.getLogger("ui")
 
 
 def _as_gradio_error(error: BaseException) -> gr.Error:
-    if isinstance(error, AppError):
-        return gr.Error(redact(str(error)), print_exception=False)
-    log.exception("unexpected error in a UI handler")
-    return gr.Error(
-        redact(f"Something went wrong: {error}. The details are in outputs/logs/app.log."), print_exception=False
-    )
+    if not isinstance(error, AppError):
+        log.exception("unexpected error in a UI handler")
+    return gr.Error(redact(describe(error)), print_exception=False)
 
 
 def user_errors(handler):

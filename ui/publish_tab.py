@@ -203,9 +203,10 @@ def build(ctx: UIContext) -> None:
             except Cancelled:
                 lines.append("⏹ Stopped. Nothing is lost: press Publish again to continue where it stopped.")
             except Exception as error:
+                from core.errors import describe
                 from core.settings import redact
 
-                lines.append(f"❌ {redact(error)}")
+                lines.append(f"❌ {redact(describe(error))}")
                 yield "\n\n".join(lines), gr.update(), _rows(run_id)
                 raise
         yield "\n\n".join(lines), outcome, _rows(run_id)

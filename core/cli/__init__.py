@@ -16,7 +16,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from core.errors import AppError
+from core.errors import AppError, describe
 from core.progress import Progress
 from core.settings import Settings, check_python, load_settings, redact
 
@@ -112,13 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         context = Context(args=args, settings=settings, json=as_json)
         _start_log(settings)
         outcome = args.handler(context)
-    except AppError as error:
-        return _fail(str(error), as_json)
     except KeyboardInterrupt:
         return _fail("Interrupted.", as_json, code=130)
-    except Exception as error:  # the person gets a sentence; the traceback goes to the log
-        log.error("command failed: %s", traceback.format_exc())
-        return _fail(f"Unexpected error: {error}. Details are in outputs/logs/app.log.", as_json)
+    except Exception as error:  # the person gets a sentence; the traceback of an unexpected one goes to the log
+        if not isinstance(error, AppError):
+            log.error("command failed: %s", traceback.format_exc())
+        return _fail(describe(error), as_json)
     if as_json:
         print(redact(json.dumps({"ok": outcome.ok, **outcome.data}, indent=2, ensure_ascii=False, default=str)))
     elif outcome.text:

@@ -24,11 +24,11 @@ from typing import Any, Generator
 
 from core import storage
 from core.runware.cloud import DEFAULT_CONCURRENCY, CloudRequest, LoraRef, generate_many
-from core.errors import AppError
+from core.errors import AppError, RunwareUnknownAir
 from core.playground.report import Pair, Report, load_report, new_report_folder
 from core.progress import Cancellation, Cancelled, Progress
 from core.runs.paths import RunPaths, run_paths
-from core.runware.registry import BASE_AIR, DISTILLED_AIR, RunwareError
+from core.runware.air import BASE_AIR, DISTILLED_AIR
 from core.settings import CONFIG_DIR, Settings
 from core.workspace import Workspace
 
@@ -121,8 +121,8 @@ def compare_stages(settings: Settings, run_id: str, *, prompts: list[str] | None
     cancel = cancel or Cancellation()
     air = (lora_air or facts.lora_air or "").strip()
     if not air:
-        raise RunwareError(f"Run {run_id} has no LoRA registered on Runware yet.",
-                           "Publish it in the Publish tab (or type its AIR, source:id@version).", kind="unknown_air")
+        raise RunwareUnknownAir(f"Run {run_id} has no LoRA registered on Runware yet.",
+                                "Publish it in the Publish tab (or type its AIR, source:id@version).", lora=True)
     weight = float(strength if strength is not None else (facts.strength or 1.0))
     texts = [with_trigger(p, facts.trigger) for p in (prompts or load_prompts(prompts_file))]
     local_model = local_model_for(base_air, facts.local_model) if local else None

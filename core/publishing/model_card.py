@@ -14,8 +14,10 @@ import re
 import time
 from dataclasses import dataclass, field
 
+import yaml
+
 from core import storage
-from core.errors import AppError
+from core.errors import ModelCardError
 from core.publishing.record import ADAPTER_NAME, sample_name
 from core.runs.paths import RunPaths
 
@@ -24,10 +26,6 @@ LICENSE = "apache-2.0"
 TAGS = ("text-to-image", "diffusers", "lora", "flux2-klein", "template:sd-lora", "mflux")
 SHOWN_SETTINGS = ("steps", "num_epochs", "epochs", "batch_size", "learning_rate", "optimizer", "lora_rank", "rank",
                   "resolution", "max_resolution", "seed", "guidance")
-
-
-class ModelCardError(AppError):
-    """The model card cannot be used as it is (broken front matter, missing base model)."""
 
 
 @dataclass
@@ -41,23 +39,39 @@ class CardInfo:
     title: str = ""
 
 
-def _yaml_str(text: str) -> str:
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+class _Words(str):
+    """Text a person wrote (a trigger, a prompt): written double-quoted in the front matter, on one line."""
+
+
+class _CardDumper(yaml.SafeDumper):
+    """yaml.safe_dump's dumper, writing _Words double-quoted."""
+
+
+_CardDumper.add_representer(
+    _Words, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", str(text), style='"'))
+
+
+def _yaml(data: dict) -> str:
+    """`data` as block YAML lines, keys in the order given (yaml.safe_dump, with the person's words quoted)."""
+    return yaml.dump(data, Dumper=_CardDumper, sort_keys=False, allow_unicode=True, width=float("inf"))
+
+
+def _widget(sample_prompts: list[str], trigger: str) -> list[dict]:
+    """The front matter's widget list: one item per sample, its prompt and its image."""
+    return [{"text": _Words(str(prompt or trigger).replace("\n", " ")), "output": {"url": sample_name(index)}}
+            for index, prompt in enumerate(sample_prompts, start=1)]
 
 
 def render(info: CardInfo) -> str:
     title = info.title or info.repo_id.split("/")[-1]
     trigger = info.trigger.strip()
-    lines = ["---", f"license: {LICENSE}", f"base_model: {BASE_MODEL}", "base_model_relation: adapter",
-             "library_name: diffusers", "pipeline_tag: text-to-image", "tags:"]
-    lines += [f"- {tag}" for tag in TAGS]
+    data: dict = {"license": LICENSE, "base_model": BASE_MODEL, "base_model_relation": "adapter",
+                  "library_name": "diffusers", "pipeline_tag": "text-to-image", "tags": list(TAGS)}
     if trigger:
-        lines.append(f"instance_prompt: {_yaml_str(trigger)}")
+        data["instance_prompt"] = _Words(trigger.replace("\n", " "))
     if info.sample_prompts:
-        lines.append("widget:")
-        for index, prompt in enumerate(info.sample_prompts, start=1):
-            lines += [f"- text: {_yaml_str(prompt or trigger)}", "  output:", f"    url: {sample_name(index)}"]
-    lines.append("---")
+        data["widget"] = _widget(info.sample_prompts, trigger)
+    lines = ["---", *_yaml(data).splitlines(), "---"]
     strength = f"{info.strength:g}"
     body = [
         "", f"# {title}", "",
@@ -98,8 +112,6 @@ def render(info: CardInfo) -> str:
 
 def front_matter(text: str) -> dict:
     """The card's YAML front matter; raises ModelCardError when it is missing or broken."""
-    import yaml
-
     match = re.match(r"^---\r?\n(.*?)\r?\n---\s*(\r?\n|$)", text, re.S)
     if not match:
         raise ModelCardError("The model card has no front matter (the block between the two '---' lines).",
@@ -189,7 +201,5 @@ def retarget(text: str, repo_id: str, sample_prompts: list[str], trigger: str = 
         skipping = False
         kept.append(line)
     if sample_prompts:
-        kept.append("widget:")
-        for index, prompt in enumerate(sample_prompts, start=1):
-            kept += [f"- text: {_yaml_str(prompt or trigger)}", "  output:", f"    url: {sample_name(index)}"]
+        kept += _yaml({"widget": _widget(sample_prompts, trigger)}).splitlines()
     return text[:match.start(1)] + "\n".join(kept) + text[match.end(1):]

@@ -21,32 +21,16 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from core import storage
+from core.errors import RunwareConnectionError, RunwareDropped, RunwareError, RunwareInvalidRequest
 from core.progress import Cancellation
-from core.runware.session import RunwareError, explain, stream
+from core.runware.air import BASE_AIR, LoraRef, check_air
+from core.runware.session import stream, translate
 from core.settings import Settings
+from core.workspace import Workspace
 
-BASE_AIR = "runware:400@5"
 OUTPUT_TYPES = ("URL", "base64Data", "dataURI")
 DEFAULT_CONCURRENCY = 8
 _SUFFIX = {"PNG": ".png", "JPG": ".jpg", "WEBP": ".webp"}
-
-
-@dataclass(frozen=True)
-class LoraRef:
-    air: str
-    weight: float = 1.0
-
-    @classmethod
-    def parse(cls, text: str) -> "LoraRef":
-        """`source:id@version` or `source:id@version:WEIGHT`."""
-        text = text.strip()
-        head, _, tail = text.rpartition(":")
-        if head and "@" in head:
-            try:
-                return cls(head, float(tail))
-            except ValueError:
-                pass
-        return cls(text, 1.0)
 
 
 @dataclass
@@ -71,20 +55,19 @@ class CloudRequest:
             self.seed = random.randint(1, 2**31 - 1)
 
     def check(self) -> None:
-        from core.runware.registry import check_air
-
         if not self.prompt.strip():
-            raise RunwareError("The prompt is empty.", "Type what the image should show.", kind="refused")
+            raise RunwareInvalidRequest("The prompt is empty.", "Type what the image should show.")
         check_air(self.model, "The base model AIR")
         for lora in self.loras:
             check_air(lora.air, "The LoRA AIR")
             if not -4 <= lora.weight <= 4:
-                raise RunwareError(f"LoRA weight {lora.weight} is outside Runware's range -4..4.",
-                                   "Use a weight between -4 and 4 (usually 0.6-1.2).", kind="refused")
+                raise RunwareInvalidRequest(f"LoRA weight {lora.weight} is outside Runware's range -4..4.",
+                                            "Use a weight between -4 and 4 (usually 0.6-1.2).")
         if self.output_type not in OUTPUT_TYPES:
-            raise RunwareError(f"Unknown output type {self.output_type}.", f"Use one of {', '.join(OUTPUT_TYPES)}.")
+            raise RunwareInvalidRequest(f"Unknown output type {self.output_type}.",
+                                        f"Use one of {', '.join(OUTPUT_TYPES)}.")
         if not 1 <= int(self.number_results) <= 20:
-            raise RunwareError("Number of results must be between 1 and 20.", "", kind="refused")
+            raise RunwareInvalidRequest("Number of results must be between 1 and 20.", "")
 
     def to_task(self) -> dict[str, Any]:
         task: dict[str, Any] = {
@@ -133,8 +116,6 @@ def total_cost(images: list[CloudImage]) -> float | None:
 
 
 def default_out_dir(settings: Settings) -> Path:
-    from core.workspace import Workspace
-
     return Workspace(settings.workspace).generations_dir / "runware" / time.strftime("%Y%m%d")
 
 
@@ -178,10 +159,11 @@ def generate_many(settings: Settings, requests: list[CloudRequest], *, out_dir: 
                     except asyncio.CancelledError:
                         raise
                     except BaseException as exc:  # noqa: BLE001 - every failure becomes the item's sentence
-                        error = explain(exc, air=request.model, lora=request.loras[0].air if request.loras else None,
-                                        size=(request.width, request.height), seconds=request.timeout,
-                                        doing="the image request")
-                        if error.kind == "dropped" and attempt == 1:
+                        error = translate(exc, air=request.model,
+                                          lora=request.loras[0].air if request.loras else None,
+                                          size=(request.width, request.height), seconds=request.timeout,
+                                          doing="the image request")
+                        if isinstance(error, RunwareDropped) and attempt == 1:
                             continue
                         emit((index, error))
                         return
@@ -189,7 +171,7 @@ def generate_many(settings: Settings, requests: list[CloudRequest], *, out_dir: 
         await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
 
     yield from stream(settings, work, timeout=budget, cancel=cancel,
-                      explain_with={"doing": "the image requests"})
+                      translate_with={"doing": "the image requests"})
 
 
 async def _infer(client, request: CloudRequest) -> list[dict[str, Any]]:
@@ -231,5 +213,5 @@ def _image_bytes(item: dict[str, Any]) -> tuple[bytes, str]:
         with urllib.request.urlopen(url, timeout=60) as response:
             return response.read(), "URL"
     except OSError as exc:
-        raise RunwareError(f"Could not download the image Runware made ({exc}).",
-                           "Check your connection and generate again.", kind="unreachable") from exc
+        raise RunwareConnectionError(f"Could not download the image Runware made ({exc}).",
+                                     "Check your connection and generate again.", detail=str(exc)) from exc

@@ -22,16 +22,15 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Generator
 
+from core.errors import (RunwareArchitectureError, RunwareAuthError, RunwareError, RunwareInvalidRequest,
+                         RunwareTimeout, RunwareUploadFailed)
 from core.progress import Cancellation, Progress
-from core.runware.session import RunwareError, call, explain, stream
+from core.runware.air import BASE_AIR, check_air
+from core.runware.session import call, stream
 from core.settings import Settings
 
-BASE_AIR = "runware:400@5"  # FLUX.2 [klein] 4B Base: what our LoRAs are trained on
-DISTILLED_AIR = "runware:400@4"  # FLUX.2 [klein] 4B (distilled, few steps)
-BASE_MODELS = {BASE_AIR: "FLUX.2 [klein] 4B Base", DISTILLED_AIR: "FLUX.2 [klein] 4B distilled"}
 WRONG_ARCHITECTURES = {"flux1d": "FLUX.1 [dev]", "flux1s": "FLUX.1 [schnell]"}
 STAGES = ("validated", "downloaded", "optimized", "stored", "ready")
-AIR_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*:[A-Za-z0-9][A-Za-z0-9_.-]*@[A-Za-z0-9][A-Za-z0-9_.-]*$")
 SEARCH_SECONDS = 30.0
 REGISTER_SECONDS = 900.0  # a LoRA takes about 2 minutes on Runware
 STALL_SECONDS = 300.0  # no stage for this long: give up (re-sending later is safe)
@@ -66,23 +65,13 @@ class Registration:
         return asdict(self)
 
 
-def check_air(air: str, what: str = "AIR") -> str:
-    air = (air or "").strip()
-    if not AIR_RE.match(air):
-        raise RunwareError(f"{what} {air or '(empty)'} is not of the form source:id@version.",
-                           "Write it like mysource:mira@1 (create the source in the Runware dashboard first).",
-                           kind="unknown_air")
-    return air
-
-
 def _refuse_wrong(value: str, source: str) -> None:
     family = WRONG_ARCHITECTURES.get(value.strip().lower())
     if family:
-        raise RunwareError(
+        raise RunwareArchitectureError(
             f"Architecture {value} ({source}) is {family}, a different network: a FLUX.2 klein LoRA registered "
             "that way would not work.",
-            "Remove it from RUNWARE_ARCHITECTURE (or set the value Runware reports for runware:400@5).",
-            kind="architecture")
+            f"Remove it from RUNWARE_ARCHITECTURE (or set the value Runware reports for {BASE_AIR}).", value=value)
 
 
 def resolve_architecture(settings: Settings, *, base_air: str = BASE_AIR, timeout: float = SEARCH_SECONDS,
@@ -102,25 +91,24 @@ def resolve_architecture(settings: Settings, *, base_air: str = BASE_AIR, timeou
 
     try:
         answers = call(settings, search, timeout=timeout, cancel=cancel,
-                       explain_with={"air": base_air, "doing": f"the model search for {base_air}"})
+                       translate_with={"air": base_air, "doing": f"the model search for {base_air}"})
+    except RunwareAuthError:
+        raise
     except RunwareError as error:
-        if error.kind in ("no_key", "bad_key"):
-            raise
-        raise RunwareError(
+        raise RunwareArchitectureError(
             f"Could not read the architecture of {base_air} from Runware: {error.message}",
             "Try again, or set RUNWARE_ARCHITECTURE in .env to the value Runware documents for FLUX.2 klein 4B.",
-            kind="architecture") from error
+            code=error.code) from error
     for answer in answers or []:
         for result in answer.get("results") or []:
             if str(result.get("air", "")).lower() == base_air.lower() and result.get("architecture"):
                 value = str(result["architecture"])
                 _refuse_wrong(value, f"reported by Runware for {base_air}")
                 return Architecture(value, "runware", base_air)
-    raise RunwareError(
+    raise RunwareArchitectureError(
         f"Runware's model search did not report an architecture for {base_air}, so the LoRA cannot be "
         "registered safely.",
-        "Set RUNWARE_ARCHITECTURE in .env to the value Runware documents for FLUX.2 klein 4B, then try again.",
-        kind="architecture")
+        "Set RUNWARE_ARCHITECTURE in .env to the value Runware documents for FLUX.2 klein 4B, then try again.")
 
 
 def upload_task(*, url: str, sha256: str, air: str, name: str, version: str, trigger_words: str | list[str],
@@ -128,13 +116,13 @@ def upload_task(*, url: str, sha256: str, air: str, name: str, version: str, tri
     """The modelUpload task for a LoRA, checked before anything is sent."""
     check_air(air, "The model AIR")
     if not re.match(r"^https?://", url or ""):
-        raise RunwareError(f"The download URL {url or '(empty)'} is not an http(s) address Runware can fetch.",
-                           "Publish the adapter to a public Hugging Face repo first.", kind="refused")
+        raise RunwareInvalidRequest(f"The download URL {url or '(empty)'} is not an http(s) address Runware can fetch.",
+                                    "Publish the adapter to a public Hugging Face repo first.")
     if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256 or ""):
-        raise RunwareError("The adapter's sha256 is missing or malformed.", "Export the adapter again.", kind="refused")
+        raise RunwareInvalidRequest("The adapter's sha256 is missing or malformed.", "Export the adapter again.")
     if not -4.0 <= float(default_weight) <= 4.0:
-        raise RunwareError(f"Default weight {default_weight} is outside Runware's range -4..4.",
-                           "Pick a strength between -4 and 4 (usually 0.6-1.2).", kind="refused")
+        raise RunwareInvalidRequest(f"Default weight {default_weight} is outside Runware's range -4..4.",
+                                    "Pick a strength between -4 and 4 (usually 0.6-1.2).")
     _refuse_wrong(architecture, "given for registration")
     words = trigger_words if isinstance(trigger_words, str) else ", ".join(w for w in trigger_words if w)
     task = {
@@ -171,7 +159,7 @@ def register_stages(settings: Settings, *, url: str, sha256: str, air: str, name
     seen: list[str] = []
     final: dict[str, Any] = {}
     runner = stream(settings, work, timeout=timeout, cancel=cancel,
-                    explain_with={"air": air, "lora": air, "doing": f"the registration of {air}"})
+                    translate_with={"air": air, "lora": air, "doing": f"the registration of {air}"})
     for item in _drain(runner, final):
         status = str(item.get("status") or "")
         seen.append(status)
@@ -223,9 +211,10 @@ async def _upload(client, task: dict[str, Any], emit: Callable[[dict], None], st
                 if not transport.is_connected or transport.connected_at != connected_at:
                     raise create_runware_error("connectionLost", "The connection dropped during the upload.") from None
                 if time.monotonic() - last_frame > stall_timeout:
-                    raise RunwareError(
+                    raise RunwareTimeout(
                         f"Runware sent no news about {task['air']} for {stall_timeout:.0f} s.",
-                        "Run the registration again later: re-sending the same upload is safe.", kind="timeout")
+                        "Run the registration again later: re-sending the same upload is safe.",
+                        seconds=stall_timeout, doing=f"the registration of {task['air']}")
                 continue
             last_frame = time.monotonic()
             errors = frame.get("errors") or frame.get("error")
@@ -238,13 +227,10 @@ async def _upload(client, task: dict[str, Any], emit: Callable[[dict], None], st
                 if status == "ready":
                     return item
                 if status == "failed":
-                    raise RunwareError(
-                        f"Runware could not deploy {task['air']}: {str(item.get('message') or 'no reason given').rstrip('.')}.",
-                        "Check that the download URL is public and serves the exported adapter, then register again.",
-                        kind="upload_failed")
+                    raise RunwareUploadFailed(air=task["air"], reason=str(item.get("message") or ""))
     finally:
         transport.unsubscribe_from_task(task_uuid)
 
 
-__all__ = ["Architecture", "Registration", "RunwareError", "explain", "resolve_architecture", "register",
-           "register_stages", "check_air", "BASE_AIR", "DISTILLED_AIR", "BASE_MODELS", "STAGES"]
+__all__ = ["Architecture", "Registration", "resolve_architecture", "register", "register_stages", "upload_task",
+           "STAGES", "WRONG_ARCHITECTURES"]

@@ -1,9 +1,10 @@
-"""Talking to Runware: the official runware-sdk on a private event loop, and one sentence per failure.
+"""Talking to Runware: the official runware-sdk on a private event loop, and its failures as our typed errors.
 
 The SDK is asyncio. Our callers are plain threads (the CLI, Gradio handlers, a Playwright test whose
 main thread already holds an event loop), so every SDK call runs on one long-lived background loop
 thread owned by this module, and callers wait on it with a bound. Every wait is bounded: the SDK's
-own defaults wait up to 20 minutes.
+own defaults wait up to 20 minutes. `translate` turns whatever a call raised into a core.errors.RunwareError
+subclass (RunwareAuthError, RunwareTimeout, RunwareUnknownAir, ...), which carries the sentence a person reads.
 """
 
 from __future__ import annotations
@@ -17,92 +18,63 @@ import threading
 import time
 from typing import Any, Awaitable, Callable, Iterator
 
-from core.errors import AppError
+from core.errors import (RunwareAuthError, RunwareConnectionError, RunwareContentBlocked, RunwareCreditError,
+                         RunwareDropped, RunwareError, RunwareInvalidSize, RunwareKeyMissing, RunwareNotReady,
+                         RunwareRateLimited, RunwareRefused, RunwareServerError, RunwareTimeout, RunwareUnknownAir)
 from core.progress import Cancellation, Cancelled
 from core.settings import Settings, redact
 
 DEFAULT_WS_URL = "wss://ws-api.runware.ai/v1"
 CONNECT_SECONDS = 15.0
-SIZE_HINT = "Use multiples of 64 between 128 and 2048, e.g. 1024x1024 or 768x1344 for 9:16."
 
 
-class RunwareError(AppError):
-    """A Runware failure told in one sentence; `kind` names it for code and tests:
-    no_key, bad_key, no_credit, unknown_air, not_ready, invalid_size, timeout, dropped, unreachable,
-    upload_failed, architecture, rate_limit, refused."""
+def translate(exc: BaseException, *, air: str | None = None, lora: str | None = None,
+              size: tuple[int, int] | None = None, seconds: float | None = None,
+              doing: str = "the request") -> RunwareError:
+    """Our typed RunwareError for any failure of a Runware call (runware-sdk's errors, timeouts, sockets).
 
-    def __init__(self, message: str, todo: str = "", kind: str = "refused") -> None:
-        self.kind = kind
-        super().__init__(message, todo)
-
-
-def explain(exc: BaseException, *, air: str | None = None, lora: str | None = None,
-            size: tuple[int, int] | None = None, seconds: float | None = None,
-            doing: str = "the request") -> RunwareError:
-    """One sentence (and what to do next) for any failure of a Runware call."""
+    The sentence a person reads is the error class's own (core.errors); this only picks the class and its fields."""
     if isinstance(exc, RunwareError):
         return exc
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError, concurrent.futures.TimeoutError)):
-        return _timeout(seconds, doing)
+        return RunwareTimeout(seconds=seconds, doing=doing)
     try:
         from runware import RunwareError as SdkError
     except ImportError:  # pragma: no cover - runware-sdk is a pinned requirement
         SdkError = ()  # type: ignore[assignment]
     if not isinstance(exc, SdkError):
         if isinstance(exc, OSError):
-            return RunwareError(f"Could not reach Runware ({exc}).", "Check your internet connection and try again.",
-                                kind="unreachable")
+            return RunwareConnectionError(detail=str(exc), doing=doing)
         return RunwareError(f"Runware call failed unexpectedly: {redact(exc)}.",
-                            "Try again; the details are in outputs/logs/app.log.", kind="refused")
+                            "Try again; the details are in outputs/logs/app.log.", doing=doing)
     code, parameter, message = exc.code, (exc.parameter or ""), redact(exc.message).rstrip(".")
     lowered = message.lower()
+    fields = {"code": code, "doing": doing}
     if code == "auth":
-        return RunwareError("Runware refused the API key (RUNWARE_API_KEY).",
-                            "Copy a valid key from my.runware.ai (API Keys) into .env as RUNWARE_API_KEY and restart.",
-                            kind="bad_key")
+        return RunwareAuthError(**fields)
     if code == "quota":
-        return RunwareError("Your Runware account has no credit left for this request.",
-                            "Add credit at my.runware.ai (Billing), then run it again.", kind="no_credit")
+        return RunwareCreditError(**fields)
     if code == "timeout" or "timed out" in lowered:
-        return _timeout(seconds, doing)
+        return RunwareTimeout(seconds=seconds, **fields)
     if code == "connection":
         if "connection failed" in lowered or "closed during authentication" in lowered:
-            return RunwareError(f"Could not reach Runware ({message}).",
-                                "Check your internet connection (and RUNWARE_WS_URL if you set it), then try again.",
-                                kind="unreachable")
-        return RunwareError(f"The connection to Runware dropped before {doing} finished.",
-                            "Check your internet connection and run it again (a lost request may still be charged).",
-                            kind="dropped")
+            return RunwareConnectionError(detail=message, **fields)
+        return RunwareDropped(detail=message, **fields)
     if re.search(r"\bnot ready\b|being processed|still processing", lowered):
-        return RunwareError(f"The LoRA {lora or air or ''} is not ready on Runware yet.".replace("  ", " "),
-                            "Wait until its registration says ready (Publish tab), then try again.", kind="not_ready")
+        return RunwareNotReady(air=lora or air or "", **fields)
     if parameter in ("width", "height") or "width" in lowered and "height" in lowered:
-        shown = f" {size[0]}x{size[1]}" if size else ""
-        return RunwareError(f"Runware does not accept the image size{shown} ({message}).", SIZE_HINT,
-                            kind="invalid_size")
+        return RunwareInvalidSize(size=size, detail=message, **fields)
     if parameter == "lora" and "weight" not in lowered or (code == "notFound" and lora):
-        return RunwareError(f"Runware does not know the LoRA {lora or 'you named'} (or it does not fit this base model).",
-                            "Check the AIR (source:id@version) in the publish record, or register the LoRA first.",
-                            kind="unknown_air")
+        return RunwareUnknownAir(air=lora or "", lora=True, **fields)
     if parameter == "model" or code == "notFound":
-        return RunwareError(f"Runware does not know the model {air or 'you named'}.",
-                            "Use runware:400@5 (FLUX.2 klein 4B Base) or runware:400@4 (4B distilled).",
-                            kind="unknown_air")
+        return RunwareUnknownAir(air=air or "", **fields)
     if code == "rateLimit":
-        return RunwareError("Runware is limiting how fast requests may be sent.",
-                            "Wait a minute, or lower the batch concurrency, and try again.", kind="rate_limit")
+        return RunwareRateLimited(**fields)
     if code == "safety":
-        return RunwareError(f"Runware blocked {doing} under its content policy ({message}).",
-                            "Rephrase the prompt and try again.", kind="refused")
+        return RunwareContentBlocked(detail=message, **fields)
     if code in ("serverError", "provider"):
-        return RunwareError(f"Runware failed to run {doing} ({message}).", "Try again in a minute.", kind="refused")
-    return RunwareError(f"Runware refused {doing}: {message}.", "", kind="refused")
-
-
-def _timeout(seconds: float | None, doing: str) -> RunwareError:
-    within = f" within {seconds:.0f} s" if seconds else " in time"
-    return RunwareError(f"Runware did not answer {doing}{within}.",
-                        "Check your connection (and status.runware.ai), then try again.", kind="timeout")
+        return RunwareServerError(detail=message, **fields)
+    return RunwareRefused(detail=message, **fields)
 
 
 # ---------------------------------------------------------------------- the loop thread
@@ -132,9 +104,7 @@ def submit(coro: Awaitable[Any]) -> concurrent.futures.Future:
 def make_client(settings: Settings, *, reconnect_attempts: int = 2):
     """The SDK client for these settings (not yet connected)."""
     if not settings.runware_api_key:
-        raise RunwareError("RUNWARE_API_KEY is not set.",
-                           "Create a key at my.runware.ai (API Keys), put RUNWARE_API_KEY=... in .env and restart.",
-                           kind="no_key")
+        raise RunwareKeyMissing()
     from runware import Runware
 
     return Runware(
@@ -155,8 +125,9 @@ async def connected(settings: Settings):
         await asyncio.wait_for(client.connect(), CONNECT_SECONDS + 5)
     except asyncio.TimeoutError:
         await client.close()
-        raise RunwareError(f"Runware did not answer the login within {CONNECT_SECONDS + 5:.0f} s.",
-                           "Check your internet connection (and RUNWARE_WS_URL if you set it).", kind="timeout") from None
+        raise RunwareTimeout(f"Runware did not answer the login within {CONNECT_SECONDS + 5:.0f} s.",
+                             "Check your internet connection (and RUNWARE_WS_URL if you set it).",
+                             seconds=CONNECT_SECONDS + 5, doing="the login") from None
     except BaseException:
         await client.close()
         raise
@@ -171,11 +142,11 @@ Work = Callable[[Any, Callable[[Any], None]], Awaitable[Any]]
 
 
 def stream(settings: Settings, work: Work, *, timeout: float, cancel: Cancellation | None = None,
-           explain_with: dict[str, Any] | None = None) -> Iterator[Any]:
+           translate_with: dict[str, Any] | None = None) -> Iterator[Any]:
     """Run `work(client, emit)` on the loop thread; yield whatever it emits, in this thread, as it comes.
 
     The generator's return value (use `yield from`) is work's result. Waits at most `timeout` seconds
-    overall; a requested `cancel` stops the work and raises Cancelled. SDK errors come out explained."""
+    overall; a requested `cancel` stops the work and raises Cancelled. SDK errors come out translated."""
     events: queue.SimpleQueue = queue.SimpleQueue()
 
     async def main():
@@ -198,7 +169,7 @@ def stream(settings: Settings, work: Work, *, timeout: float, cancel: Cancellati
                 raise Cancelled()
             if time.monotonic() > deadline:
                 future.cancel()
-                raise _timeout(timeout, (explain_with or {}).get("doing", "the request"))
+                raise RunwareTimeout(seconds=timeout, doing=(translate_with or {}).get("doing", "the request"))
         while not events.empty():
             yield events.get()
         return future.result()
@@ -207,17 +178,17 @@ def stream(settings: Settings, work: Work, *, timeout: float, cancel: Cancellati
     except concurrent.futures.CancelledError:
         raise Cancelled() from None
     except Exception as exc:
-        raise explain(exc, seconds=timeout, **(explain_with or {})) from exc
+        raise translate(exc, seconds=timeout, **(translate_with or {})) from exc
     finally:
         if not future.done():
             future.cancel()
 
 
 def call(settings: Settings, work: Callable[[Any], Awaitable[Any]], *, timeout: float,
-         cancel: Cancellation | None = None, explain_with: dict[str, Any] | None = None) -> Any:
-    """Run `work(client)` on the loop thread and return its result (bounded, cancellable, explained)."""
+         cancel: Cancellation | None = None, translate_with: dict[str, Any] | None = None) -> Any:
+    """Run `work(client)` on the loop thread and return its result (bounded, cancellable, translated)."""
     runner = stream(settings, lambda client, _emit: work(client), timeout=timeout, cancel=cancel,
-                    explain_with=explain_with)
+                    translate_with=translate_with)
     while True:
         try:
             next(runner)

@@ -10,9 +10,10 @@ an `errors` array whose items carry the `taskUUID` they answer.
         fake.max_concurrent                  # most imageInference tasks in flight at once
 
 Tasks: authentication (good/bad key), ping, modelSearch (base models and uploaded LoRAs with their
-`architecture`), modelUpload (a LoRA: downloads `downloadURL`, checks its sha256 against
-`uniqueIdentifier`, streams validated/downloaded/optimized/stored/ready, idempotent for the same file),
-imageInference (sync frames or async ACK + getResponse; URL served on loopback HTTP, base64Data or
+`architecture`: the base models report `fake.architecture`, made up per server so that no hard-coded value
+passes for it), modelUpload (a LoRA of an architecture in `fake.architectures`: downloads `downloadURL`,
+checks its sha256 against `uniqueIdentifier`, streams validated/downloaded/optimized/stored/ready,
+idempotent for the same file), imageInference (sync frames or async ACK + getResponse; URL served on loopback HTTP, base64Data or
 dataURI; `includeCost`), getResponse.
 
 Faults arise from the request itself where Runware would raise them (unknown model or LoRA AIR, a
@@ -41,7 +42,6 @@ BASE_MODELS = {
     "runware:400@5": "FLUX.2 [klein] 4B Base",
     "runware:400@4": "FLUX.2 [klein] 4B",
 }
-DEFAULT_ARCHITECTURE = "flux2_klein_4b"
 UPLOAD_STAGES = (
     ("validated", "Model parameters and configuration validated."),
     ("downloaded", "Model downloaded from provider."),
@@ -64,7 +64,8 @@ class UploadedModel:
 @dataclass
 class FakeRunware:
     api_key: str = "test-runware-key"
-    architectures: dict[str, str] = field(default_factory=lambda: {air: DEFAULT_ARCHITECTURE for air in BASE_MODELS})
+    architecture: str = field(default_factory=lambda: f"flux2_klein_{uuid.uuid4().hex[:8]}")  # unique per server
+    architectures: dict[str, str] | None = None  # base AIR -> what modelSearch reports; None: `architecture` for each
     image_delay: float = 0.0  # seconds before each image is answered
     stage_delay: float = 0.01  # seconds between upload stages
     cost: float | None = 0.0019  # per image, when includeCost; None: never reported
@@ -75,6 +76,8 @@ class FakeRunware:
     host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
+        if self.architectures is None:
+            self.architectures = {air: self.architecture for air in BASE_MODELS}
         self.received: list[dict[str, Any]] = []  # every task, apiKey removed
         self.models: dict[str, UploadedModel] = {}
         self.in_flight = 0

@@ -24,6 +24,7 @@ import time
 import traceback
 from pathlib import Path
 
+from core.errors import TrainingDataChanged, TrainingDiskFull, TrainingFailed, TrainingOutOfMemory, describe
 from core.runs import events as run_events
 from core.runs import state as run_state
 from core.runs.paths import RunPaths
@@ -186,16 +187,18 @@ def _waiting_before(other: RunPaths, queued_at: float) -> bool:
     )
 
 
-def explain(error: BaseException) -> tuple[str, str]:
-    """One sentence for a person, and what to do next."""
+def translate(error: BaseException) -> TrainingFailed:
+    """Our typed TrainingFailed for whatever stopped the training (mflux, MLX, the system); its sentence is in
+    core.errors."""
     text = str(error)
-    if isinstance(error, MemoryError) or "out of memory" in text.lower() or "insufficient memory" in text.lower():
-        return "Training ran out of memory.", "Pick a smaller memory preset (lower resolution, quantize, gradient checkpointing) and resume."
+    lowered = text.lower()
+    if isinstance(error, MemoryError) or "out of memory" in lowered or "insufficient memory" in lowered:
+        return TrainingOutOfMemory(detail=text)
     if isinstance(error, OSError) and getattr(error, "errno", None) == 28:
-        return "The disk is full, so a checkpoint could not be written.", "Free some disk space, then resume from the last checkpoint."
-    if "fingerprint" in text.lower() or "data root" in text.lower():
-        return f"The dataset changed since this run started ({text}).", "Restore the images the run was trained on, or start a new run."
-    return f"Training failed: {text}", "See the log below; fix the setting it names and resume or start again."
+        return TrainingDiskFull(detail=text)
+    if "fingerprint" in lowered or "data root" in lowered:
+        return TrainingDataChanged(detail=text)
+    return TrainingFailed(detail=text)
 
 
 def _terminate(signum, frame):
@@ -255,10 +258,11 @@ def run(run_dir: Path) -> int:
         return 1
     except BaseException as error:  # the person gets a sentence; the traceback goes to worker.log
         traceback.print_exc()
-        message, todo = explain(error)
-        run_events.emit(paths, "error", message=message, todo=todo)
+        failure = translate(error)
+        run_events.emit(paths, "error", message=failure.message, todo=failure.todo)
         last = run_state._last_checkpoint(paths)
-        run_state.set_status(paths, "failed", f"{message} {todo}", step=last, error=message, finished_at=time.time())
+        run_state.set_status(paths, "failed", describe(failure), step=last, error=failure.message,
+                             finished_at=time.time())
         return 1
     finally:
         if slot is not None:
