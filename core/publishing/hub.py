@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 
 from core.errors import AppError
-from core.publishing.record import Publication
+from core.publishing.upload import Publication
 from core.settings import Settings, redact
 
 log = logging.getLogger("core.publishing.hub")
