@@ -44,17 +44,17 @@ def main() -> int:
     workspace = Workspace(settings.workspace).ensure()
     write_character_set(workspace.dataset_images_dir("bench"), 4, (64, 64), captions="mira, a character standing")
     selftest_model.ensure(settings.cache_dir)
-    config, form = train_config.compose(workspace, "bench", "mira", ["selftest"])
-    form.epochs, form.save_every = args.epochs, 10
-    config = train_config.apply_form(config, form, workspace, settings.cache_dir)
+    plan = train_config.compose(workspace, "bench", "mira", ["selftest"])
+    plan.epochs, plan.save_every = args.epochs, 10
+    config = plan.config(workspace, settings.cache_dir)
     mflux_train = Path(sys.executable).parent / "mflux-train"
     from core.training import checks as train_checks
 
-    train_checks.validate(config, form, workspace)  # warm-up: the app has mflux's parser imported after its first Check
+    train_checks.validate(plan, workspace, cache_dir=settings.cache_dir)  # warm-up: the app has mflux's parser imported after its first Check
 
     def app_run() -> float:
         started = time.perf_counter()
-        run = training.start(workspace, settings, config, form)
+        run = training.start(workspace, settings, plan)
         done = training.wait(workspace, run.run_id, poll=0.25)  # the app's timer polls every 1.5 s
         assert done.status == "completed", done
         return time.perf_counter() - started

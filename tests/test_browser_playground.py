@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from core.runs.record import RunRecord
 from tests.support.browser import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -31,7 +32,7 @@ def playground_app(tmp_path_factory, cache_dir, likeness_model_dir, trained_run)
     workspace = Workspace(root).ensure()
     write_mflux_dataset(workspace.dataset_images_dir("mira"), count=3)
     paths = run_paths(workspace, RUN_ID)
-    paths.write_record({"run_id": RUN_ID, "dataset": "mira", "model": "selftest", "trigger": "mira"})
+    paths.write_record(RunRecord(run_id=RUN_ID, dataset="mira", model="selftest", trigger="mira"))
     with FakeRunware(image_delay=0.2) as fake:
         register_secret("RUNWARE_API_KEY", fake.api_key)
         settings = load_settings(env_file=None, environ={

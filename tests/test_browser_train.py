@@ -73,8 +73,7 @@ def test_raw_json_and_form_stay_in_sync_and_aitoolkit_yaml_imports(app_url, app_
     seed.press("Tab")
     page.wait_for_function("document.querySelector('#train-raw-json .cm-content').innerText.includes('\"seed\": 7')", timeout=20_000)
     # Paste a whole train.json into the editor: the form follows.
-    config, form = train_config.compose(Workspace(app_workspace), "", "", ["goal-quick-test"], memory_gb=48)
-    config = train_config.apply_form(config, form)
+    config = train_config.compose(Workspace(app_workspace), "", "", ["goal-quick-test"], memory_gb=48).config()
     config["checkpoint"]["save_frequency"] = 123
     page.locator("#train-raw-json .cm-content").click()
     page.keyboard.press("Control+a")

@@ -12,6 +12,8 @@ from core.errors import RunwareUnknownAir
 from core.playground import pairs as playground
 from core.runware import registry as runware
 from core.playground.report import list_reports, load_report
+from core.publishing import record as publish_record
+from core.runs.record import RunRecord
 from core.storage import write_json
 
 PROMPTS = ["{trigger}, a portrait", "{trigger} in the rain [nocredit]"]
@@ -93,7 +95,7 @@ def test_stop_keeps_a_readable_report(workspace, runware_settings, fake_runware)
     from core.runs.paths import run_paths
 
     paths = run_paths(workspace, "20261127-040000-mira")
-    paths.write_record({"run_id": paths.run_id, "dataset": "mira", "model": "selftest", "trigger": "mira"})
+    paths.write_record(RunRecord(run_id=paths.run_id, dataset="mira", model="selftest", trigger="mira"))
     write_json(paths.publish_json, {"versions": [{"id": "alice/mira@1", "repo_id": "alice/mira", "air": "story:gone@1", "runware_status": "ready"}]})
     runware.register(runware_settings, url=fake_runware.host_file("g", b"g"), air="story:gone@1", name="G",
                      version="1", trigger_words="", default_weight=1, sha256=__import__("hashlib").sha256(b"g").hexdigest())
@@ -137,12 +139,12 @@ def test_a_foreign_or_damaged_publish_record_reads_as_unpublished(workspace):
     paths = run_paths(workspace, "20261127-050100-mira")
     paths.root.mkdir(parents=True)
     write_json(paths.publish_json, {"air": "me:mira@3", "status": "pending"})  # not our layout
-    assert playground.lora_air_from_publish(paths) is None and publish.read_record(paths) == {"versions": []}
+    assert playground.lora_air_from_publish(paths) is None and publish.read_record(paths).versions == []
     write_json(paths.publish_json, {"versions": [{"air": "me:mira@4", "runware_status": "processing"}]})
     assert playground.lora_air_from_publish(paths) == "me:mira@4"  # not ready yet: Runware will say so
     paths.publish_json.write_text("{ broken")
-    assert publish.read_record(paths) == {"versions": []}
-    publish._save_version(paths, {"id": "r@1", "repo_id": "r", "started": "2026-11-27T05:00:00"})
-    assert publish.read_record(paths)["versions"][0]["id"] == "r@1"
+    assert publish.read_record(paths).versions == []
+    publish_record.save_version(paths, publish_record.PublishedVersion(id="r@1", repo_id="r", started="2026-11-27T05:00:00"))
+    assert publish.read_record(paths).versions[0].id == "r@1"
     kept = [p for p in workspace.trash_dir.rglob("publish.json")]
     assert kept and kept[0].read_text() == "{ broken"  # what could not be read is kept, not overwritten

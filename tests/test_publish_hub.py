@@ -12,7 +12,7 @@ from PIL import Image
 from core.errors import (AppError, HubAuthError, HubError, HubPermissionError, HubRateLimited, HubRepoExists,
                          HubTimeout, HubTokenMissing)
 from core.publishing import publish as publishing
-from core.publishing.record import ALLOWLIST
+from core.publishing.upload import ALLOWLIST
 from core.selftest.loopback_hub import FakeHub
 from tests.support.publishing import HF_TOKEN, RUNWARE_KEY, hub_settings, make_run
 
@@ -82,7 +82,7 @@ def test_rerun_with_unchanged_files_makes_no_commit_and_an_edited_card_makes_one
     _, first = run_publish(settings, request_for(adapter, samples))
     _, again = run_publish(settings, request_for(adapter, samples))
     assert hub.commit_count(f"alice/{first['repo_id'].split('/')[1]}") == 2
-    assert again["commit"] == first["commit"] and len(publishing.read_record(paths)["versions"]) == 1
+    assert again["commit"] == first["commit"] and len(publishing.read_record(paths).versions) == 1
 
     card, edited = publishing.draft_card(settings, request_for(adapter, samples), account="someone")
     assert not edited and 'load_lora_weights("someone/' in card
@@ -108,10 +108,10 @@ def test_a_server_error_on_commit_says_so_and_the_same_publish_then_completes(se
         run_publish(settings, request_for(adapter, samples, repo_id="mira"))
     assert str(failed.value).startswith("The Hub had a server error (500)") and "Publish again" in str(failed.value)
     assert failed.value.status == 500 and failed.value.repo_id == "alice/mira"
-    assert publishing.read_record(paths)["versions"][0]["hub_status"] == "failed"
+    assert publishing.read_record(paths).versions[0].hub_status == "failed"
     _, version = run_publish(settings, request_for(adapter, samples, repo_id="mira"))
     assert version["hub_status"] == "committed" and hub.commit_count("alice/mira") == 2
-    assert len(publishing.read_record(paths)["versions"]) == 1
+    assert len(publishing.read_record(paths).versions) == 1
 
 
 @pytest.mark.parametrize("setup, error, expected", [

@@ -49,8 +49,8 @@ def test_publish_registers_the_pinned_file_and_waits_until_ready(live, workspace
     assert fake_runware.models["mysource:mira@1"].status == "ready"  # it downloaded the URL and the sha256 matched
     assert "is ready" in events[-1].message
     assert HF_TOKEN not in str(fake_runware.received)  # the Hub token never goes to Runware
-    saved = publishing.read_record(paths)["versions"][0]
-    assert saved["runware_status"] == "ready" and saved["air"] == "mysource:mira@1"
+    saved = publishing.read_record(paths).versions[0]
+    assert saved.runware_status == "ready" and saved.air == "mysource:mira@1"
 
     # The same click again: no commit, no upload, the same AIR.
     uploads, commits = len(fake_runware.tasks("modelUpload")), hub.commit_count("alice/mira-lora")
@@ -74,16 +74,16 @@ def test_a_failed_registration_is_recorded_and_the_same_publish_then_finishes(li
     with pytest.raises(AppError) as failed:
         publish_all(live, adapter, samples, air="mysource:mira")
     assert "could not deploy mysource:mira@1" in str(failed.value)
-    entry = publishing.read_record(paths)["versions"][0]
-    assert entry["hub_status"] == "committed" and entry["runware_status"] == "failed"
-    assert entry["runware_message"] == str(failed.value)
-    assert publishing.ready_air(paths) is None  # a failed registration is not offered to the Playground
+    entry = publishing.read_record(paths).versions[0]
+    assert entry.hub_status == "committed" and entry.runware_status == "failed"
+    assert entry.runware_message == str(failed.value)
+    assert publishing.read_record(paths).ready_air() is None  # a failed registration is not offered to the Playground
 
     fake_runware.upload_fault = None
     commits = hub.commit_count("alice/mira-lora")
     _, version = publish_all(live, adapter, samples)
     assert version["runware_status"] == "ready" and version["air"] == "mysource:mira@1"  # the version is kept
-    assert publishing.ready_air(paths) == "mysource:mira@1"
+    assert publishing.read_record(paths).ready_air() == "mysource:mira@1"
     assert hub.commit_count("alice/mira-lora") == commits
 
 
@@ -92,7 +92,7 @@ def test_without_an_air_the_hub_part_is_kept_and_the_message_says_what_to_type(l
     with pytest.raises(AppError) as failed:
         publish_all(live, adapter, samples)
     assert str(failed.value).startswith("Runware needs the AIR source and id")
-    assert publishing.read_record(paths)["versions"][0]["hub_status"] == "committed"
+    assert publishing.read_record(paths).versions[0].hub_status == "committed"
     assert fake_runware.tasks("modelUpload") == []
     events = list(publishing.register_latest(live, "20261127-mira", "mysource:mira"))
     assert events[-1].payload["version"]["runware_status"] == "ready"
@@ -104,7 +104,7 @@ def test_an_unresolvable_architecture_refuses_to_register(live, workspace, hub, 
     with pytest.raises(AppError, match="RUNWARE_ARCHITECTURE"):
         publish_all(live, adapter, samples, air="mysource:mira")
     assert fake_runware.tasks("modelUpload") == []
-    assert publishing.read_record(paths)["versions"][0]["runware_status"] == "failed"
+    assert publishing.read_record(paths).versions[0].runware_status == "failed"
     fake_runware.architectures["runware:1@1"] = "my-klein"  # a value uploads accept; the base stays unknown
     override = dataclasses.replace(live, runware_architecture="my-klein")
     _, version = publish_all(override, adapter, samples)
@@ -128,9 +128,9 @@ def test_stop_while_waiting_for_runware_keeps_the_version_and_the_next_click_fin
             if event.payload.get("status") == "validated":
                 cancel.request()
     assert "ready" not in seen
-    entry = publishing.read_record(paths)["versions"][0]
-    assert entry["runware_status"] == "pending" and entry["air"] == "mysource:mira@1"
-    assert "publish again" in entry["runware_message"]
+    entry = publishing.read_record(paths).versions[0]
+    assert entry.runware_status == "pending" and entry.air == "mysource:mira@1"
+    assert "publish again" in entry.runware_message
     fake_runware.stage_delay = 0.01
     _, version = publish_all(live, adapter, samples)
     assert version["runware_status"] == "ready" and version["air"] == "mysource:mira@1"

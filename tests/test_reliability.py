@@ -211,7 +211,7 @@ def test_the_app_killed_during_training_leaves_the_worker_running_and_a_dead_wor
     write_mflux_dataset(workspace.dataset_images_dir("train-kill"), count=4, trigger="mira")
     with app_process(workspace_dir, cache_dir) as (app, url):
         run_id = start_training(workspace_dir, cache_dir)
-        worker = run_paths(workspace, run_id).read_record()["pid"]
+        worker = run_paths(workspace, run_id).read_record().pid
         _wait(lambda: training.status(workspace, run_id).step >= 2, 300)
         app.send_signal(signal.SIGKILL)
         assert app.wait(30) == -signal.SIGKILL
@@ -220,12 +220,12 @@ def test_the_app_killed_during_training_leaves_the_worker_running_and_a_dead_wor
 
     run_id = start_training(workspace_dir, cache_dir)
     _wait(lambda: bool(training.status(workspace, run_id).checkpoints), 300)
-    worker = run_paths(workspace, run_id).read_record()["pid"]
+    worker = run_paths(workspace, run_id).read_record().pid
     os.kill(worker, signal.SIGKILL)  # the machine went down with the app: nobody saw the worker die
     _wait(lambda: not _alive(worker), 30)
     with app_process(workspace_dir, cache_dir) as (_, url):  # app start reconciles every active run
         record = run_paths(workspace, run_id).read_record()
-        assert record["status"] == "interrupted"
+        assert record.status == "interrupted"
         with urllib.request.urlopen(url + "/", timeout=30) as response:
             assert response.status == 200
     paths = run_paths(workspace, run_id)

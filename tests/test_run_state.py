@@ -12,6 +12,7 @@ from core.runs import events as run_events
 from core.runs import state as run_state
 from core.training import runner as training
 from core.runs.paths import run_paths
+from core.runs.record import RunRecord
 from tests.support.env import cli_env, run_cli
 from tests.support.images import write_mflux_dataset
 
@@ -30,8 +31,8 @@ def hung_run(workspace, run_id="20260101-000000-hung"):
     paths.root.mkdir(parents=True)
     process = subprocess.Popen([sys.executable, "-c", HUNG_WORKER, str(paths.worker_lock)], stdout=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "locked"
-    paths.write_record({"run_id": run_id, "dataset": "mira", "model": "selftest", "status": "running", "pid": process.pid,
-                        "worker_started": True, "total_steps": 12})
+    paths.write_record(RunRecord(run_id=run_id, dataset="mira", model="selftest", status="running", pid=process.pid,
+                                 worker_started=True, total_steps=12))
     run_events.emit(paths, "step", step=3, total=12, loss=1.25, seconds_per_step=0.5, eta_seconds=4.5)
     return paths, process
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from core.runs.record import RunRecord
 from core.runware import registry as runware
 from tests.support.env import cli_env, run_cli
 
@@ -52,7 +53,7 @@ def test_compare_runware_only_and_reports(workspace, workspace_dir, cache_dir, r
     from core.storage import write_json
 
     paths = run_paths(workspace, "20261127-010000-mira")
-    paths.write_record({"run_id": paths.run_id, "dataset": "mira", "model": "selftest", "trigger": "mira"})
+    paths.write_record(RunRecord(run_id=paths.run_id, dataset="mira", model="selftest", trigger="mira"))
     data = b"x" * 99
     runware.register(runware_settings, url=fake_runware.host_file("m.safetensors", data),
                      sha256=hashlib.sha256(data).hexdigest(), air="story:mira@3", name="Mira", version="3",

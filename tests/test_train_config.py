@@ -78,8 +78,7 @@ meta:
 @pytest.fixture()
 def ready(workspace, selftest_model_dir, cache_dir):
     write_mflux_dataset(workspace.dataset_images_dir("mira"), count=4, trigger="mira")
-    config, form = train_config.compose(workspace, "mira", "mira", ["selftest"])
-    return train_config.apply_form(config, form, workspace, cache_dir), form
+    return train_config.compose(workspace, "mira", "mira", ["selftest"])
 
 
 @pytest.mark.parametrize("memory, expected", [(8, "memory-16gb"), (16, "memory-16gb"), (24, "memory-24gb"), (36, "memory-36gb"),
@@ -90,11 +89,11 @@ def test_the_machine_memory_picks_the_memory_preset(memory, expected):
 
 def test_compose_applies_memory_then_goal(workspace):
     write_mflux_dataset(workspace.dataset_images_dir("mira"), count=10)
-    config, form = train_config.compose(workspace, "mira", "mira", ["goal-high-quality"], memory_gb=24)
-    assert (form.quantize, form.low_ram, form.max_resolution, form.gradient_checkpointing) == (8, True, 768, True)
-    assert (form.rank, form.learning_rate, form.layers) == (32, 5e-05, "all")
-    assert form.epochs == 300  # 3000 steps over 10 images
-    config = train_config.apply_form(config, form, workspace)
+    plan = train_config.compose(workspace, "mira", "mira", ["goal-high-quality"], memory_gb=24)
+    assert (plan.quantize, plan.low_ram, plan.max_resolution, plan.gradient_checkpointing) == (8, True, 768, True)
+    assert (plan.rank, plan.learning_rate, plan.layers) == (32, 5e-05, "all")
+    assert plan.epochs == 300  # 3000 steps over 10 images
+    config = plan.config(workspace)
     assert config["optimizer"]["lr_schedule"] == "cosine" and config["quantize"] == 8
     assert train_config.iterations(config, 10) == 3000
     assert len(config["lora_layers"]["targets"]) == 14
@@ -102,30 +101,30 @@ def test_compose_applies_memory_then_goal(workspace):
 
 
 def test_form_and_raw_json_round_trip(workspace, cache_dir):
-    config, form = train_config.compose(workspace, "", "mira", ["goal-quick-test"], memory_gb=48)
-    form.rank, form.save_every, form.preview_every, form.seed = 12, 50, 0, 3
-    config = train_config.apply_form(config, form, workspace, cache_dir)
+    plan = train_config.compose(workspace, "", "mira", ["goal-quick-test"], memory_gb=48)
+    plan.rank, plan.save_every, plan.preview_every, plan.seed = 12, 50, 0, 3
+    config = plan.config(workspace, cache_dir)
     assert "monitoring" not in config  # previews off
     text = train_config.to_json(config).replace('"seed": 3', '"seed": 9')
-    back = train_config.form_from_config(train_config.parse_json(text), "", "mira")
+    back = train_config.TrainPlan.from_config(train_config.parse_json(text), "", "mira")
     assert (back.rank, back.save_every, back.preview_every, back.seed, back.layers) == (12, 50, 0, 9, "attention")
+    assert back.raw["seed"] == 9 and back.config() == {**config, "seed": 9}  # nothing else of the raw JSON is lost
     with pytest.raises(train_config.ConfigError, match="line 2"):
         train_config.parse_json('{\n "seed": 1,,\n}')
 
 
 def test_saved_preset_round_trips(workspace, cache_dir):
-    config, form = train_config.compose(workspace, "", "", ["selftest"])
-    form.rank = 6
-    train_config.save_preset(workspace, "my tiny", train_config.apply_form(config, form, workspace, cache_dir), form)
+    plan = train_config.compose(workspace, "", "", ["selftest"])
+    plan.rank = 6
+    train_config.save_preset(workspace, "my tiny", plan)
     saved = train_config.get_preset("my tiny", workspace)
     assert saved.kind == "saved"
-    _, loaded = train_config.apply_preset(train_config.default_config(), train_config.TrainForm(), saved)
+    loaded = train_config.apply_preset(train_config.TrainPlan(raw=train_config.default_config()), saved)
     assert loaded.rank == 6 and loaded.model == "selftest"
 
 
-def test_a_ready_selftest_config_passes_mflux_dry_run(ready, workspace):
-    config, form = ready
-    validation = train_checks.validate(config, form, workspace)
+def test_a_ready_selftest_config_passes_mflux_dry_run(ready, workspace, cache_dir):
+    validation = train_checks.validate(ready, workspace, cache_dir=cache_dir)
     assert validation.ok, validation.errors
     assert validation.images == 4 and validation.estimate.iterations == 4
 
@@ -142,47 +141,44 @@ def test_a_ready_selftest_config_passes_mflux_dry_run(ready, workspace):
     (lambda c: c["checkpoint"].update(save_frequency=0), "save_frequency (save every N steps) must be a whole number of at least 1"),
     (lambda c: c.pop("lora_layers"), "'lora_layers' is missing"),
 ])
-def test_config_problems_are_said_in_plain_words(ready, workspace, change, message):
-    config, form = ready
-    config = json.loads(json.dumps(config))
-    change(config)
-    validation = train_checks.validate(config, form, workspace)
-    assert not validation.ok
-    assert any(message in error for error in validation.errors), validation.errors
-    assert all("Traceback" not in error for error in validation.errors)
+def test_config_problems_are_said_in_plain_words(ready, workspace, cache_dir, change, message):
+    config = json.loads(json.dumps(ready.config(workspace, cache_dir)))
+    change(config)  # the train.json as a person may have typed it in the raw editor
+    errors, _ = train_checks.check_structure(config, ready.model)
+    assert any(message in error for error in errors), errors
+    assert all("Traceback" not in error for error in errors)
 
 
-def test_missing_caption_and_trigger(ready, workspace):
-    config, form = ready
+def test_missing_caption_and_trigger(ready, workspace, cache_dir):
     images = workspace.dataset_images_dir("mira")
     (images / "img_01.txt").unlink()
     (images / "img_02.txt").write_text("a character without the word")
-    validation = train_checks.validate(config, form, workspace)
+    validation = train_checks.validate(ready, workspace, cache_dir=cache_dir)
     assert any("img_01.png has no caption" in e for e in validation.errors)  # the Dataset tab's pre-flight, word for word
     assert any("img_02.png does not contain the trigger 'mira'" in w for w in validation.warnings)
     (images / "img_03.txt").unlink()
-    validation = train_checks.validate(config, form, workspace)
+    validation = train_checks.validate(ready, workspace, cache_dir=cache_dir)
     assert any("img_01.png has no caption" in e and "(and 1 more like it)" in e for e in validation.errors)
 
 
 def test_memory_preset_too_big_for_the_machine_warns(workspace):
     write_mflux_dataset(workspace.dataset_images_dir("mira"), count=4)
-    config, form = train_config.compose(workspace, "mira", "mira", ["memory-64gb", "goal-quick-test"])
-    config = train_config.apply_form(config, form, workspace)
-    validation = train_checks.validate(config, form, workspace, memory_gb=24, backend="metal", use_mflux=False)
+    plan = train_config.compose(workspace, "mira", "mira", ["memory-64gb", "goal-quick-test"])
+    validation = train_checks.validate(plan, workspace, memory_gb=24, backend="metal", use_mflux=False)
     assert any("need about 32 GB; this machine has 24 GB" in w and "'24 GB Mac'" in w for w in validation.warnings)
     assert validation.estimate.iterations == 300 and validation.estimate.basis == "typical for an M4 Pro"
 
 
 def test_aitoolkit_yaml_import_reports_what_carried_adapted_and_missing():
-    config, form = train_config.default_config(), train_config.TrainForm(dataset="mira")
-    imported = aitoolkit_import.import_yaml(AITOOLKIT_YAML, config, form, image_count=25)
-    f = imported.form
+    plan = train_config.TrainPlan(dataset="mira", raw=train_config.default_config())
+    imported = aitoolkit_import.import_yaml(AITOOLKIT_YAML, plan, image_count=25)
+    f = imported.plan
     assert (f.trigger, f.rank, f.save_every, f.preview_every, f.learning_rate, f.max_resolution) == ("m1ra", 32, 200, 200, 4e-4, 1024)
     assert f.epochs == 80 and f.quantize == 8 and f.model == "flux2-klein-base-4b"
     assert f.preview_prompts[0] == "m1ra walking in a rainy Seoul alley at night, cinematic"
-    assert imported.config["optimizer"]["name"] == "AdamW"
-    assert imported.config["monitoring"]["preview_width"] == 768 and imported.config["steps"] == 20
+    assert f.raw["optimizer"]["name"] == "AdamW"
+    assert f.raw["monitoring"]["preview_width"] == 768 and f.raw["steps"] == 20
+    assert f.config() == f.raw  # the imported plan and its raw train.json agree
     assert "trigger word 'm1ra'" in imported.carried and "rank 32 (network.linear)" in imported.carried
     adapted = " | ".join(imported.adapted)
     assert "2000 steps -> 80 epochs" in adapted and "adamw8bit -> AdamW" in adapted and "FLUX.1-dev -> FLUX.2 klein" in adapted
@@ -193,4 +189,4 @@ def test_aitoolkit_yaml_import_reports_what_carried_adapted_and_missing():
 
 def test_aitoolkit_import_refuses_other_yaml():
     with pytest.raises(aitoolkit_import.AiToolkitImportError, match="not an ai-toolkit training config"):
-        aitoolkit_import.import_yaml("model: sdxl\nsteps: 10\n", {}, train_config.TrainForm())
+        aitoolkit_import.import_yaml("model: sdxl\nsteps: 10\n", train_config.TrainPlan())

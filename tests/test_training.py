@@ -53,9 +53,9 @@ def losses(workspace, run_id) -> dict[int, float]:
 
 
 def form_for(workspace):
-    config, form = train_config.compose(workspace, "mira", "mira", ["selftest"])
-    form.epochs = EPOCHS
-    return config, form
+    plan = train_config.compose(workspace, "mira", "mira", ["selftest"])
+    plan.epochs = EPOCHS
+    return plan
 
 
 def wait_for(predicate, timeout=120.0):
@@ -85,7 +85,7 @@ def test_cli_run_trains_to_completion_with_events_and_checkpoints(train_env, com
     assert saved["checkpoint"]["output_path"] == str(paths.mflux_dir.resolve())
     assert sorted(p.name for p in paths.captions_dir.iterdir()) == [f"img_{i:02d}.txt" for i in range(4)]
     record = paths.read_record()
-    assert record["dataset_fingerprint"]["count"] == 4 and record["mflux_version"] == "0.24.0"
+    assert record.dataset_fingerprint["count"] == 4 and record.mflux_version == "0.24.0"
     code, data, _ = run_cli(["train", "status", completed_run["run_id"]], cli_env(settings.workspace, cache_dir))
     assert code == 0 and data["run"]["checkpoints"] == [2, 4, 6, 8, 10, 12] and data["run"]["final_loss"] == steps[STEPS]
     code, data, _ = run_cli(["runs", "list"], cli_env(settings.workspace, cache_dir))
@@ -94,11 +94,11 @@ def test_cli_run_trains_to_completion_with_events_and_checkpoints(train_env, com
 
 def test_stop_saves_at_that_step_kill_is_interrupted_and_both_resume_in_queue_order(train_env, completed_run):
     settings, workspace = train_env
-    config, form = form_for(workspace)
-    first = training.start(workspace, settings, config, form)
+    plan = form_for(workspace)
+    first = training.start(workspace, settings, plan)
     with pytest.raises(training.TrainingError, match="already running"):
-        training.start(workspace, settings, config, form)  # a second Start click
-    second = training.start(workspace, settings, config, form, queue=True)
+        training.start(workspace, settings, plan)  # a second Start click
+    second = training.start(workspace, settings, plan, queue=True)
     first_paths, second_paths = run_paths(workspace, first.run_id), run_paths(workspace, second.run_id)
     reference = losses(workspace, completed_run["run_id"])
 
@@ -115,7 +115,7 @@ def test_stop_saves_at_that_step_kill_is_interrupted_and_both_resume_in_queue_or
 
     # The queued run starts by itself; SIGKILL its worker: it is found interrupted, never stuck "running".
     wait_for(lambda: second_paths.checkpoint_zips())
-    os.kill(second_paths.read_record()["pid"], signal.SIGKILL)
+    os.kill(second_paths.read_record().pid, signal.SIGKILL)
     interrupted = wait_for(lambda: (s := training.status(workspace, second.run_id)).status == "interrupted" and s)
     assert interrupted.resumable and "Resume from the checkpoint at step" in interrupted.message
     assert run_state.reconcile_all(workspace) == []  # already recorded
@@ -131,7 +131,7 @@ def test_stop_saves_at_that_step_kill_is_interrupted_and_both_resume_in_queue_or
     second_done = training.wait(workspace, second.run_id, timeout=180)
     assert first_done.status == "completed" and first_done.step == STEPS, first_done
     assert second_done.status == "completed" and second_done.step == STEPS, second_done
-    assert second_paths.read_record()["started_at"] >= first_paths.read_record()["finished_at"]  # queue order
+    assert second_paths.read_record().started_at >= first_paths.read_record().finished_at  # queue order
     assert losses(workspace, first.run_id) == reference  # bit-exact continuation, nothing restarted at 0
     assert losses(workspace, second.run_id) == reference
     assert run_events.timeline(run_events.read_all(first_paths)).steps == list(range(1, STEPS + 1))
@@ -151,8 +151,7 @@ def test_stop_of_a_finished_run_and_resume_of_a_completed_run_say_why(train_env,
 def test_a_worker_that_fails_says_why_and_keeps_earlier_runs(train_env, completed_run):
     settings, workspace = train_env
     write_mflux_dataset(workspace.dataset_images_dir("broken"), count=2, trigger="mira")
-    config, form = train_config.compose(workspace, "broken", "mira", ["selftest"])
-    run = training.start(workspace, settings, config, form)
+    run = training.start(workspace, settings, train_config.compose(workspace, "broken", "mira", ["selftest"]))
     (workspace.dataset_images_dir("broken") / "img_01.png").write_bytes(b"not a png any more")  # before the worker reads it
     failed = training.wait(workspace, run.run_id, timeout=180)
     assert failed.status == "failed", failed

@@ -181,7 +181,7 @@ def build(ctx: UIContext) -> None:
         from core.errors import AppError
 
         paths = paths_of(run_id)
-        trigger = paths.read_record().get("trigger")
+        trigger = paths.read_record().trigger
         prompt_list = [p.replace("{trigger}", trigger or "").strip(" ,") for p in str(prompts_text).splitlines() if p.strip()]
         if not prompt_list:
             raise AppError("There are no prompts.", "Type at least one prompt.")

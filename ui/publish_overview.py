@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.checkpoints.store import Chosen
 from core.publishing import publish as publishing
+from core.publishing.record import PublishedVersion, read_record
 from core.errors import AppError
 from core.runs.paths import run_paths
 from core.settings import Settings
@@ -16,12 +18,12 @@ from core.workspace import workspace_from
 @dataclass
 class Overview:
     run_id: str
-    chosen: publishing.Chosen | None
+    chosen: Chosen | None
     problem: str | None  # why nothing can be published yet (one sentence with what to do)
     repo_name: str
     air: str
     samples: list[Path] = field(default_factory=list)
-    versions: list[dict] = field(default_factory=list)
+    versions: list[PublishedVersion] = field(default_factory=list)
 
     def chosen_text(self) -> str:
         if self.chosen is None:
@@ -34,9 +36,9 @@ class Overview:
     def version_rows(self) -> list[list]:
         rows = []
         for v in reversed(self.versions):
-            rows.append([v.get("repo_id", ""), "private" if v.get("private") else "public",
-                         str(v.get("commit") or "")[:10], v.get("hub_status", ""), v.get("air") or "",
-                         v.get("runware_status") or "", v.get("url") or "", v.get("finished") or v.get("started", "")])
+            rows.append([v.repo_id, "private" if v.private else "public",
+                         str(v.commit or "")[:10], v.hub_status or "", v.air or "",
+                         v.runware_status or "", v.url or "", v.finished or v.started])
         return rows
 
 
@@ -51,12 +53,12 @@ def overview(settings: Settings, run_id: str, adapter: str | Path | None = None)
         pick, problem = publishing.chosen(paths, request), None
     except AppError as error:
         pick, problem = None, str(error)
-    record = publishing.read_record(paths)
-    last_repo = record["versions"][-1]["repo_id"] if record["versions"] else ""
+    record = read_record(paths)
+    last_repo = record.versions[-1].repo_id if record.versions else ""
     repo_name = last_repo.split("/")[-1] if last_repo else publishing.default_repo_name(paths)
     return Overview(run_id=run_id, chosen=pick, problem=problem, repo_name=repo_name,
                     air=publishing.remembered_air(workspace, last_repo) if last_repo else "",
-                    samples=publishing.sample_candidates(workspace, paths), versions=record["versions"])
+                    samples=publishing.sample_candidates(workspace, paths), versions=record.versions)
 
 
 def runs(settings: Settings) -> list[str]:

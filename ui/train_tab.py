@@ -22,7 +22,7 @@ FIELDS = ("dataset", "trigger", "model", "epochs", "batch_size", "learning_rate"
 QUANTIZE_CHOICES = [("none (full precision)", "none"), ("8 bit", "8"), ("6 bit", "6"), ("5 bit", "5"), ("4 bit", "4"), ("3 bit", "3")]
 
 
-def form_from_values(values) -> train_config.TrainForm:
+def form_from_values(values, raw: dict | None = None) -> train_config.TrainPlan:
     data = dict(zip(FIELDS, values))
     data["quantize"] = None if data["quantize"] in (None, "", "none") else int(data["quantize"])
     data["preview_prompts"] = [line.strip() for line in (data["preview_prompts"] or "").splitlines() if line.strip()]
@@ -31,10 +31,10 @@ def form_from_values(values) -> train_config.TrainForm:
     data["learning_rate"] = float(data["learning_rate"] or 0)
     data["dataset"] = data["dataset"] or ""
     data["trigger"] = (data["trigger"] or "").strip()
-    return train_config.TrainForm(**data)
+    return train_config.TrainPlan(**data, raw=raw or {})
 
 
-def values_from_form(form: train_config.TrainForm) -> list:
+def values_from_form(form: train_config.TrainPlan) -> list:
     data = form.to_dict()
     data["quantize"] = "none" if form.quantize is None else str(form.quantize)
     data["preview_prompts"] = "\n".join(form.preview_prompts)
@@ -48,8 +48,8 @@ def build(ctx: UIContext) -> None:
     memory_gb = train_config.machine_memory_gb()
     machine_preset = train_config.memory_preset_for(memory_gb)
     presets = train_config.list_presets(workspace)
-    initial_config, initial = train_config.compose(workspace, "", "", [machine_preset.name, "goal-character-likeness"])
-    initial_config = train_config.apply_form(initial_config, initial, workspace, ctx.settings.cache_dir)
+    initial = train_config.compose(workspace, "", "", [machine_preset.name, "goal-character-likeness"])
+    initial_config = initial.config(workspace, ctx.settings.cache_dir)
     start_values = dict(zip(FIELDS, values_from_form(initial)))
     gr.Markdown("## Train\nPick presets, check, start. Progress, loss and previews update live; Stop saves a checkpoint first.")
     notice = gr.Markdown("", elem_id="train-notice")
@@ -116,12 +116,11 @@ def build(ctx: UIContext) -> None:
 
     # --- form <-> raw JSON -----------------------------------------------------------------
     def config_text(config_json: str, *values) -> str:
-        form = form_from_values(values)
         try:
             config = train_config.parse_json(config_json) if config_json and config_json.strip() else train_config.default_config()
         except train_config.ConfigError:
             config = train_config.default_config()
-        return train_config.to_json(train_config.apply_form(config, form, workspace, ctx.settings.cache_dir))
+        return train_config.to_json(form_from_values(values, config).config(workspace, ctx.settings.cache_dir))
 
     for component in fields:
         component.input(user_errors(config_text), inputs=[raw, *fields], outputs=raw)
@@ -132,7 +131,7 @@ def build(ctx: UIContext) -> None:
             config = train_config.parse_json(config_json)
         except train_config.ConfigError as error:
             return [gr.update()] * len(fields) + [f"⚠️ {error}"]
-        form = train_config.form_from_config(config, old.dataset, old.trigger, old.preview_prompts)
+        form = train_config.TrainPlan.from_config(config, old.dataset, old.trigger, old.preview_prompts)
         return values_from_form(form) + ["Form updated from the JSON."]
 
     raw.input(user_errors(raw_to_form), inputs=[raw, *fields], outputs=[*fields, raw_note])
@@ -140,11 +139,11 @@ def build(ctx: UIContext) -> None:
     @user_errors
     def apply(memory_name, goal_name, *values):
         form = form_from_values(values)
-        config, form = train_config.compose(workspace, form.dataset, form.trigger, [memory_name, goal_name], memory_gb=memory_gb)
+        form = train_config.compose(workspace, form.dataset, form.trigger, [memory_name, goal_name], memory_gb=memory_gb)
         form.preview_prompts = form_from_values(values).preview_prompts
         chosen = [train_config.get_preset(n, workspace) for n in (memory_name, goal_name)]
         note = " · ".join(f"**{p.label}**: {p.description}" for p in chosen)
-        config = train_config.apply_form(config, form, workspace, ctx.settings.cache_dir)
+        config = form.config(workspace, ctx.settings.cache_dir)
         return values_from_form(form) + [train_config.to_json(config), note]
 
     apply_presets.click(apply, inputs=[memory, goal, *fields], outputs=[*fields, raw, preset_note])
@@ -153,17 +152,17 @@ def build(ctx: UIContext) -> None:
     def import_yaml(file, config_json, *values):
         if not file:
             return [gr.update()] * (len(fields) + 2)
-        form = form_from_values(values)
+        form = form_from_values(values, train_config.parse_json(config_json))
         images = len(train_config.dataset_images(workspace.dataset_images_dir(form.dataset))) if form.dataset else None
-        imported = aitoolkit_import.import_file(file, train_config.parse_json(config_json), form, images)
-        config = train_config.apply_form(imported.config, imported.form, workspace, ctx.settings.cache_dir)
-        return values_from_form(imported.form) + [train_config.to_json(config), imported.report_markdown()]
+        imported = aitoolkit_import.import_file(file, form, images)
+        config = imported.plan.config(workspace, ctx.settings.cache_dir)
+        return values_from_form(imported.plan) + [train_config.to_json(config), imported.report_markdown()]
 
     yaml_file.upload(import_yaml, inputs=[yaml_file, raw, *fields], outputs=[*fields, raw, import_report])
 
     @user_errors
     def save_named(name, config_json, *values):
-        preset = train_config.save_preset(workspace, name, train_config.parse_json(config_json), form_from_values(values))
+        preset = train_config.save_preset(workspace, name, form_from_values(values, train_config.parse_json(config_json)))
         choices = [(p.label, p.name) for p in train_config.list_presets(workspace) if p.kind != "memory"]
         gr.Info(f"Saved preset '{preset.name}'.")
         return gr.update(choices=choices, value=preset.name)
@@ -172,19 +171,17 @@ def build(ctx: UIContext) -> None:
 
     # --- check, start, stop, resume --------------------------------------------------------
     def current(config_json, values):
-        form = form_from_values(values)
-        config = train_config.apply_form(train_config.parse_json(config_json), form, workspace, ctx.settings.cache_dir)
-        return config, form
+        return form_from_values(values, train_config.parse_json(config_json))
 
     @user_errors
     def run_check(config_json, *values):
-        config, form = current(config_json, values)
+        form = current(config_json, values)
         if form.model == "selftest":
             from core.models import selftest_model
 
             selftest_model.ensure(ctx.settings.cache_dir)
         history_speeds = training.measured_seconds_per_step(workspace, form.model, form.max_resolution)
-        result = train_checks.validate(config, form, workspace, memory_gb=memory_gb, history=history_speeds)
+        result = train_checks.validate(form, workspace, cache_dir=ctx.settings.cache_dir, memory_gb=memory_gb, history=history_speeds)
         lines = [("✅ " if result.ok else "❌ ") + result.summary()]
         lines += [f"- ❌ {e}" for e in result.errors] + [f"- ⚠️ {w}" for w in result.warnings]
         return "\n".join(lines)
@@ -194,8 +191,7 @@ def build(ctx: UIContext) -> None:
     def starter(queue: bool):
         @user_errors
         def go(config_json, *values):
-            config, form = current(config_json, values)
-            started = training.start(workspace, ctx.settings, config, form, queue=queue)
+            started = training.start(workspace, ctx.settings, current(config_json, values), queue=queue)
             gr.Info(f"{'Queued' if queue else 'Started'} {started.run_id}.")
             return gr.update(choices=train_runs.run_choices(ctx), value=started.run_id), f"Started run {started.run_id}."
 
@@ -233,9 +229,9 @@ def build(ctx: UIContext) -> None:
     def rerun(run_id):
         if not run_id:
             raise training.TrainingError("No run is selected.", "Pick a run in the Run list.")
-        config, form = training.load_run_config(workspace, run_id)
+        form = training.load_run_config(workspace, run_id)
         gr.Info(f"Loaded {run_id}'s settings; change what you want and press Start.")
-        return values_from_form(form) + [train_config.to_json(config)]
+        return values_from_form(form) + [train_config.to_json(form.raw)]
 
     history["rerun"].click(rerun, inputs=run, outputs=[*fields, raw])
 

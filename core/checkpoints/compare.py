@@ -104,7 +104,7 @@ def cell_key(adapter_sha: str | None, model: str, prompt: str, seed: int, width:
 
 def _resolved(paths: RunPaths, spec: GridSpec) -> tuple[GridSpec, list[int]]:
     record = paths.read_record()
-    base = models.resolve(spec.model or record.get("model") or "flux2-klein-base-4b")
+    base = models.resolve(spec.model or record.model or "flux2-klein-base-4b")
     available = [step for step, _ in paths.checkpoint_zips()]
     wanted = spec.steps if spec.steps is not None else [s for s in available if s > 0] or available
     missing = [s for s in wanted if s not in available]

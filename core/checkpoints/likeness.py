@@ -112,8 +112,8 @@ def dataset_images_of_run(workspace, run_paths) -> list[Path]:
 
     record = run_paths.read_record()
     folder = None
-    if record.get("dataset"):
-        folder = workspace.dataset_images_dir(record["dataset"])
+    if record.dataset:
+        folder = workspace.dataset_images_dir(record.dataset)
     if folder is None or not folder.is_dir():
         data = (storage.read_json(run_paths.train_json, default={}) or {}).get("data")
         folder = Path(data) if data else None

@@ -54,13 +54,16 @@ class ExportedAdapter:
 
 @dataclass
 class Chosen:
-    run_id: str
-    step: int
-    strength: float
+    """The adapter to publish: the checkpoint picked in the Checkpoints tab (chosen.json), or an adapter file
+    given by hand (then `step` is None)."""
+
     adapter_path: Path
     sha256: str
-    trigger: str | None
-    chosen_at: float
+    step: int | None
+    strength: float
+    trigger: str | None = None
+    run_id: str = ""
+    chosen_at: float = 0.0
 
     def to_dict(self) -> dict:
         return {**asdict(self), "adapter_path": str(self.adapter_path)}
@@ -169,8 +172,8 @@ def _safetensors_metadata(data: bytes) -> dict[str, str]:
 
 def _run_facts(paths: RunPaths) -> tuple[str, str | None]:
     record = paths.read_record()
-    model_key = record.get("model") or (storage.read_json(paths.train_json, default={}) or {}).get("model") or "flux2-klein-base-4b"
-    return model_key, record.get("trigger")
+    model_key = record.model or (storage.read_json(paths.train_json, default={}) or {}).get("model") or "flux2-klein-base-4b"
+    return model_key, record.trigger
 
 
 def export_adapter(paths: RunPaths, step: int | None = None, *, trigger: str | None = None, out: Path | None = None) -> ExportedAdapter:

@@ -40,7 +40,7 @@ def run(context: Context) -> Outcome:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise AppError(f"--size {args.size} is not WIDTHxHEIGHT.", "Use e.g. --size 1024x1024.") from None
-    prompts = compare.load_prompts(args.prompts, paths.read_record().get("trigger"))
+    prompts = compare.load_prompts(args.prompts, paths.read_record().trigger)
     spec = compare.GridSpec(run_id=paths.run_id, prompts=prompts, strengths=args.scales, seeds=args.seeds, steps=args.steps,
                             include_base=not args.no_base, model=args.model, width=width, height=height,
                             sample_steps=args.sample_steps, guidance=args.guidance)

@@ -92,9 +92,9 @@ def run_status(context: Context) -> Outcome:
     from core.publishing.publish import status
 
     record = status(context.settings, context.args.run)
-    lines = [f"{v.get('repo_id')}  {str(v.get('commit') or '-')[:10]}  hub {v.get('hub_status', '-')}  "
-             f"runware {v.get('runware_status', '-')} {v.get('air') or ''}".rstrip() for v in record["versions"]]
-    return Outcome(record, "\n".join(lines) or "Not published yet.")
+    lines = [f"{v.repo_id}  {str(v.commit or '-')[:10]}  hub {v.hub_status or '-'}  "
+             f"runware {v.runware_status or '-'} {v.air or ''}".rstrip() for v in record.versions]
+    return Outcome(record.to_dict(), "\n".join(lines) or "Not published yet.")
 
 
 def run_card(context: Context) -> Outcome:

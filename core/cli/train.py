@@ -47,43 +47,43 @@ def _build(context: Context):
 
     args = context.args
     workspace = context.workspace
-    config, form = train_config.compose(workspace, args.dataset, args.trigger, args.preset, model=args.model)
+    plan = train_config.compose(workspace, args.dataset, args.trigger, args.preset, model=args.model)
     notes: list[str] = []
     if args.config:
         path = Path(args.config)
         if path.suffix.lower() in (".yaml", ".yml"):
-            imported = aitoolkit_import.import_yaml(path.read_text(encoding="utf-8"), config, form)
-            config, form = imported.config, imported.form
+            imported = aitoolkit_import.import_yaml(path.read_text(encoding="utf-8"), plan)
+            plan = imported.plan
             notes = imported.report_lines()
         else:
             data = storage.read_json(path)
             if not isinstance(data, dict):
                 raise AppError(f"{path} is not a JSON object (a train.json).", "Check the file, or use a preset.")
-            config = train_config.deep_merge(config, data)
-            form = train_config.form_from_config(config, args.dataset, args.trigger or form.trigger)
-            form.model = args.model or train_config.model_key_of(config)
-    form.dataset = args.dataset
+            plan = train_config.TrainPlan.from_config(train_config.deep_merge(plan.raw, data), args.dataset, args.trigger or plan.trigger)
+            plan.model = args.model or plan.model
+    plan.dataset = args.dataset
     if args.trigger:
-        form.trigger = args.trigger
+        plan.trigger = args.trigger
     if args.model:
-        form.model = args.model
+        plan.model = args.model
     if args.epochs:
-        form.epochs = args.epochs
-    return train_config.apply_form(config, form, workspace, context.settings.cache_dir), form, notes
+        plan.epochs = args.epochs
+    return plan, notes
 
 
 def run_check(context: Context) -> Outcome:
     from core.training import checks as train_checks
 
-    config, form, notes = _build(context)
-    if form.model == "selftest":
+    plan, notes = _build(context)
+    if plan.model == "selftest":
         from core.models import selftest_model
 
         selftest_model.ensure(context.settings.cache_dir)
-    validation = train_checks.validate(config, form, context.workspace)
+    validation = train_checks.validate(plan, context.workspace, cache_dir=context.settings.cache_dir)
+    config = plan.config(context.workspace, context.settings.cache_dir)
     lines = [validation.summary()] + [f"Problem: {e}" for e in validation.errors] + [f"Warning: {w}" for w in validation.warnings]
     lines += [f"Import: {n}" for n in notes]
-    return Outcome({**validation.to_dict(), "form": form.to_dict(), "config": config, "import_report": notes}, "\n".join(lines), ok=validation.ok)
+    return Outcome({**validation.to_dict(), "form": plan.to_dict(), "config": config, "import_report": notes}, "\n".join(lines), ok=validation.ok)
 
 
 def _printer(context: Context):
@@ -107,10 +107,10 @@ def _outcome(run, ok_states=("completed", "stopped", "queued", "running", "stopp
 def run_start(context: Context) -> Outcome:
     from core.training import runner as training
 
-    config, form, notes = _build(context)
+    plan, notes = _build(context)
     for note in notes:
         print(f"Import: {note}", file=sys.stderr)
-    run = training.start(context.workspace, context.settings, config, form, queue=context.args.queue)
+    run = training.start(context.workspace, context.settings, plan, queue=context.args.queue)
     if context.args.wait:
         run = training.wait(context.workspace, run.run_id, on_event=_printer(context))
         return _outcome(run, ("completed", "stopped"))

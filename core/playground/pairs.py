@@ -27,6 +27,7 @@ from core.runware.cloud import DEFAULT_CONCURRENCY, CloudRequest, LoraRef, gener
 from core.errors import AppError, RunwareUnknownAir
 from core.playground.report import Pair, Report, load_report, new_report_folder
 from core.progress import Cancellation, Cancelled, Progress
+from core.publishing.record import read_record
 from core.runs.paths import RunPaths, run_paths
 from core.runware.air import BASE_AIR, DISTILLED_AIR
 from core.settings import CONFIG_DIR, Settings
@@ -68,11 +69,10 @@ def with_trigger(prompt: str, trigger: str) -> str:
 
 
 def lora_air_from_publish(paths: RunPaths) -> str | None:
-    """The newest AIR Runware reported ready for this run (the publish record is core.publishing.publish's), else the
+    """The newest AIR Runware reported ready for this run (the publish record, core.publishing.record), else the
     newest registered one, so Runware itself can say why it is not ready."""
-    from core.publishing import publish
-
-    return publish.ready_air(paths) or publish.newest_air(paths)
+    record = read_record(paths)
+    return record.ready_air() or record.newest_air()
 
 
 def run_facts(workspace: Workspace, run_id: str) -> RunFacts:
@@ -85,17 +85,17 @@ def run_facts(workspace: Workspace, run_id: str) -> RunFacts:
         chosen = read_chosen(paths)
     except ImportError:  # the Checkpoints work is not installed in this tree
         pass
-    trigger = (chosen.trigger if chosen and chosen.trigger else None) or record.get("trigger") or ""
+    trigger = (chosen.trigger if chosen and chosen.trigger else None) or record.trigger
     try:
         from core.checkpoints.likeness import dataset_images_of_run
 
         dataset_images = dataset_images_of_run(workspace, paths)
     except ImportError:
-        dataset = record.get("dataset")
+        dataset = record.dataset
         images_dir = workspace.dataset_images_dir(dataset) if dataset else None
         dataset_images = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
             if images_dir and images_dir.is_dir() else []
-    return RunFacts(paths=paths, trigger=trigger, local_model=record.get("model"),
+    return RunFacts(paths=paths, trigger=trigger, local_model=record.model or None,
                     adapter_path=Path(chosen.adapter_path) if chosen else None,
                     strength=chosen.strength if chosen else None, lora_air=lora_air_from_publish(paths),
                     dataset_images=dataset_images)

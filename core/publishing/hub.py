@@ -25,7 +25,7 @@ from huggingface_hub.utils.sha import git_hash
 
 from core.errors import (HubAuthError, HubCommitConflict, HubConnectionError, HubError, HubPermissionError,
                          HubRateLimited, HubRepoExists, HubRepoNotFound, HubTimeout, HubTokenMissing)
-from core.publishing.record import Publication
+from core.publishing.upload import Publication
 from core.settings import Settings, redact
 
 log = logging.getLogger("core.publishing.hub")

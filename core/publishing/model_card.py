@@ -18,7 +18,7 @@ import yaml
 
 from core import storage
 from core.errors import ModelCardError
-from core.publishing.record import ADAPTER_NAME, sample_name
+from core.publishing.upload import ADAPTER_NAME, sample_name
 from core.runs.paths import RunPaths
 
 BASE_MODEL = "black-forest-labs/FLUX.2-klein-base-4B"

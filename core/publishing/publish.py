@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
 from core import storage
+from core.checkpoints import store as checkpoints
+from core.checkpoints.store import Chosen
 from core.models import adapters
 from core.publishing import hub
 from core.publishing import model_card
-from core.publishing import record as publication
+from core.publishing import upload as publication
+from core.publishing.record import PublishedVersion, PublishRecord, read_record, save_version
+from core.publishing.registration import register_version
 from core.errors import AppError, NotFound
 from core.progress import Cancellation, Progress
 from core.runs.paths import RunPaths, run_paths
@@ -36,15 +40,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 class PublishError(AppError):
     """Publishing cannot start or continue (nothing chosen, bad repo name, AIR missing)."""
-
-
-@dataclass
-class Chosen:
-    adapter_path: Path
-    sha256: str
-    step: int | None
-    strength: float
-    trigger: str
 
 
 @dataclass
@@ -73,40 +68,25 @@ def _now() -> str:
 
 def chosen(paths: RunPaths, request: PublishRequest | None = None) -> Chosen:
     """The adapter to publish: --adapter if given, else the checkpoint chosen in the Checkpoints tab."""
-    record = paths.read_record()
-    trigger = (request.trigger if request and request.trigger is not None else record.get("trigger")) or ""
+    trigger = (request.trigger if request and request.trigger is not None else paths.read_record().trigger) or ""
     strength = request.strength if request and request.strength is not None else None
     if request and request.adapter:
         adapter = Path(request.adapter)
         if not adapter.is_file():
             raise NotFound(f"The adapter file {adapter} does not exist.", "Give the path of a .safetensors adapter.")
-        return Chosen(adapter, adapters.sha256(adapter), None, 1.0 if strength is None else strength, trigger)
-    picked = None
-    try:
-        from core.checkpoints import store as checkpoints
-    except ImportError:
-        checkpoints = None
-    if checkpoints is not None and request and request.step is not None:
-        checkpoints.choose(workspace_from_paths(paths), paths.run_id, request.step, 1.0 if strength is None else strength)
-    elif request and request.step is not None:
-        raise PublishError("Choosing a checkpoint by step needs the Checkpoints module, which this build lacks.",
-                           "Pass --adapter PATH to publish an exported adapter instead.")
-    if checkpoints is not None:
-        picked = checkpoints.read_chosen(paths)
+        return Chosen(adapter, adapters.sha256(adapter), None, 1.0 if strength is None else strength, trigger, paths.run_id)
+    if request and request.step is not None:
+        checkpoints.choose(paths.workspace, paths.run_id, request.step, 1.0 if strength is None else strength)
+    picked = checkpoints.read_chosen(paths)
     if picked is None:
         raise PublishError(f"No checkpoint of run {paths.run_id} is chosen for publishing yet.",
                            "Pick one in the Checkpoints tab (Choose for publishing), then publish again.")
-    return Chosen(Path(picked.adapter_path), picked.sha256, picked.step,
-                  picked.strength if strength is None else strength, request.trigger if request and request.trigger else picked.trigger or trigger)
-
-
-def workspace_from_paths(paths: RunPaths) -> Workspace:
-    """The workspace a run folder lives in (<root>/outputs/runs/<run>)."""
-    return Workspace(paths.root.parent.parent.parent)
+    return replace(picked, adapter_path=Path(picked.adapter_path), strength=picked.strength if strength is None else strength,
+                   trigger=request.trigger if request and request.trigger else picked.trigger or trigger)
 
 
 def default_repo_name(paths: RunPaths) -> str:
-    base = paths.read_record().get("dataset") or paths.run_id
+    base = paths.read_record().dataset or paths.run_id
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", str(base)).strip("-.") or "character"
     return f"{name}-flux2-klein-lora"[:90]
 
@@ -171,40 +151,17 @@ def draft_card(settings: Settings, request: PublishRequest, account: str = "you"
     return model_card.card_for(paths, card_info(paths, repo_id, pick, list(request.samples)))
 
 
-# --- the record ---
+# --- the record (core.publishing.record) ---
 
-def read_record(paths: RunPaths) -> dict:
-    """The run's publish record; a missing, damaged or foreign file reads as no versions (it is rewritten whole
-    on the next publish, its old content kept in the trash first)."""
-    record = storage.read_json(paths.publish_json, default=None)
-    if not isinstance(record, dict) or not isinstance(record.get("versions"), list):
-        return {"versions": []}
-    record["versions"] = [v for v in record["versions"] if isinstance(v, dict)]
-    return record
-
-
-def _save_version(paths: RunPaths, entry: dict) -> None:
-    raw = storage.read_json(paths.publish_json, default=None)
-    if paths.publish_json.exists() and (not isinstance(raw, dict) or not isinstance(raw.get("versions"), list)):
-        storage.move_to_trash(paths.publish_json, workspace_from_paths(paths).trash_dir)  # keep what we cannot read
-    record = read_record(paths)
-    versions = [v for v in record["versions"] if v.get("id") != entry["id"]] + [entry]
-    record["versions"] = sorted(versions, key=lambda v: v.get("started", ""))
-    storage.write_json(paths.publish_json, record)
-
-
-def _version_entry(paths: RunPaths, repo_id: str, sha256: str) -> dict:
-    for entry in read_record(paths)["versions"]:
-        if entry.get("repo_id") == repo_id and entry.get("sha256") == sha256:
-            return entry
-    return {"id": f"{repo_id}@{sha256[:12]}", "repo_id": repo_id, "sha256": sha256, "started": _now()}
+def _version_entry(paths: RunPaths, repo_id: str, sha256: str) -> PublishedVersion:
+    found = read_record(paths).find(repo_id, sha256)
+    return found or PublishedVersion(id=f"{repo_id}@{sha256[:12]}", repo_id=repo_id, sha256=sha256, started=_now())
 
 
 def known_repo(workspace: Workspace, repo_id: str) -> bool:
     """Whether any run of this workspace has published to `repo_id` (a new version there is expected)."""
     for record_path in workspace.runs_dir.glob("*/publish.json"):
-        record = storage.read_json(record_path, default={}) or {}
-        if any(v.get("repo_id") == repo_id for v in record.get("versions") or []):
+        if any(v.repo_id == repo_id for v in PublishRecord.load(record_path).versions):
             return True
     return False
 
@@ -213,10 +170,10 @@ def _runware_memory(workspace: Workspace) -> Path:
     return workspace.outputs_dir / "runware.json"
 
 
-def assign_air(workspace: Workspace, repo_id: str, air: str | None, entry: dict) -> str:
+def assign_air(workspace: Workspace, repo_id: str, air: str | None, entry: PublishedVersion) -> str:
     """`source:id@version` for this version: the base asked once per repo, the version counted per publish."""
-    if entry.get("air"):
-        return entry["air"]
+    if entry.air:
+        return entry.air
     memory = storage.read_json(_runware_memory(workspace), default={}) or {}
     bases = memory.setdefault("air_by_repo", {})
     counters = memory.setdefault("last_version", {})
@@ -276,8 +233,8 @@ def publish(settings: Settings, request: PublishRequest, cancel: Cancellation | 
     try:
         allow = request.allow_existing if request.allow_existing is not None else known_repo(workspace, repo_id)
         repo = hub.ensure_repo(settings, repo_id, private=request.private, allow_existing=allow)
-        entry.update(private=repo.private, repo_url=repo.url, hub_status=entry.get("hub_status") or "repo ready")
-        _save_version(paths, entry)  # from now on this repo is ours: a retry after a crash may add to it
+        entry.update(private=repo.private, repo_url=repo.url, hub_status=entry.hub_status or "repo ready")
+        save_version(paths, entry)  # from now on this repo is ours: a retry after a crash may add to it
         yield Progress(3, STAGES, f"{'Created' if repo.created else 'Using'} the {'private' if repo.private else 'public'} "
                        f"repo {repo_id}.", {"stage": "repo", "repo_id": repo_id, "private": repo.private})
         cancel.check()
@@ -287,32 +244,32 @@ def publish(settings: Settings, request: PublishRequest, cancel: Cancellation | 
         done = hub.commit_version(settings, repo_id, files, _commit_message(pick, entry))
     except AppError as error:
         entry.update(hub_status="failed", error=str(error), finished=_now())
-        _save_version(paths, entry)
+        save_version(paths, entry)
         raise
     url = hub.pinned_url(settings, repo_id, done.commit, publication.ADAPTER_NAME)
     entry.update(hub_status="committed", commit=done.commit, commit_url=done.url, url=url, committed=_now())
-    _save_version(paths, entry)
+    save_version(paths, entry)
     what = "Nothing changed since the last upload; no new commit." if done.unchanged else \
         f"Committed {len(done.changed_paths)} changed files as {done.commit[:10]}."
     yield Progress(4, STAGES, f"{what} Download URL: {url}", {"stage": "commit", "commit": done.commit, "url": url,
                                                               "unchanged": done.unchanged})
 
     yield from _register(settings, workspace, paths, request, entry, pick, cancel)
-    entry["finished"] = _now()
-    _save_version(paths, entry)
-    yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done", "version": entry})
+    entry.finished = _now()
+    save_version(paths, entry)
+    yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done", "version": entry.to_dict()})
 
 
-def _commit_message(pick: Chosen, entry: dict) -> str:
+def _commit_message(pick: Chosen, entry: PublishedVersion) -> str:
     step = f" step {pick.step}" if pick.step is not None else ""
-    return f"LoRA version {entry['sha256'][:12]}{step} (strength {pick.strength:g})"
+    return f"LoRA version {entry.sha256[:12]}{step} (strength {pick.strength:g})"
 
 
-def _summary(entry: dict) -> str:
-    text = f"Published to {entry['repo_id']} at {entry['commit'][:10]}."
-    status = entry.get("runware_status")
+def _summary(entry: PublishedVersion) -> str:
+    text = f"Published to {entry.repo_id} at {entry.commit[:10]}."
+    status = entry.runware_status
     if status == "ready":
-        text += f" Runware model {entry['air']} is ready."
+        text += f" Runware model {entry.air} is ready."
     elif status == "blocked":
         text += f" Not registered on Runware: {PUBLIC_ONLY}."
     elif status == "skipped":
@@ -320,19 +277,19 @@ def _summary(entry: dict) -> str:
     return text
 
 
-def _register(settings, workspace, paths, request, entry, pick, cancel) -> Iterator[Progress]:
+def _register(settings: Settings, workspace: Workspace, paths: RunPaths, request: PublishRequest, entry: PublishedVersion,
+              pick: Chosen, cancel: Cancellation) -> Iterator[Progress]:
     if not request.runware:
         entry.update(runware_status="skipped")
         return
-    if entry.get("private"):
+    if entry.private:
         entry.update(runware_status="blocked", runware_message=f"{PUBLIC_ONLY}; this repo is private. "
                      "Make the repo public on the Hub and publish again to register it.")
-        _save_version(paths, entry)
-        yield Progress(5, STAGES, entry["runware_message"], {"stage": "runware", "status": "blocked"})
+        save_version(paths, entry)
+        yield Progress(5, STAGES, entry.runware_message, {"stage": "runware", "status": "blocked"})
         return
-    from core.publishing.registration import register_version
-
-    yield from register_version(settings, workspace, paths, request, entry, pick, cancel)
+    air = assign_air(workspace, entry.repo_id, request.air, entry)
+    yield from register_version(settings, paths, entry, pick, air, cancel)
 
 
 def register_latest(settings: Settings, run_id: str, air: str | None, repo_id: str | None = None,
@@ -341,31 +298,19 @@ def register_latest(settings: Settings, run_id: str, air: str | None, repo_id: s
     cancel = cancel or Cancellation()
     workspace = workspace_from(settings)
     paths = run_paths(workspace, run_id, must_exist=True)
-    committed = [v for v in read_record(paths)["versions"] if v.get("commit") and (not repo_id or v["repo_id"] == repo_id
-                                                                                   or v["repo_id"].endswith("/" + repo_id))]
+    committed = [v for v in read_record(paths).versions if v.commit and (not repo_id or v.repo_id == repo_id
+                                                                         or v.repo_id.endswith("/" + repo_id))]
     if not committed:
         raise PublishError(f"Run {run_id} has no version on the Hub yet.", "Publish it to the Hub first (publish hf).")
     entry = committed[-1]
-    pick = Chosen(Path(""), entry["sha256"], entry.get("step"), float(entry.get("strength") or 1.0), entry.get("trigger") or "")
-    request = PublishRequest(run_id, repo_id=entry["repo_id"], air=air)
+    pick = Chosen(Path(""), entry.sha256, entry.step, float(entry.strength or 1.0), entry.trigger or "", run_id)
+    request = PublishRequest(run_id, repo_id=entry.repo_id, air=air)
     yield from _register(settings, workspace, paths, request, entry, pick, cancel)
-    entry["finished"] = _now()
-    _save_version(paths, entry)
-    yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done", "version": entry})
+    entry.finished = _now()
+    save_version(paths, entry)
+    yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done", "version": entry.to_dict()})
 
 
-def newest_air(paths: RunPaths) -> str | None:
-    """The AIR of the run's newest version sent to Runware, whatever its status, or None."""
-    airs = [v["air"] for v in read_record(paths)["versions"] if v.get("air")]
-    return airs[-1] if airs else None
-
-
-def ready_air(paths: RunPaths) -> str | None:
-    """The AIR of the run's newest version that Runware reported ready (for the Playground), or None."""
-    ready = [v["air"] for v in read_record(paths)["versions"] if v.get("air") and v.get("runware_status") == "ready"]
-    return ready[-1] if ready else None
-
-
-def status(settings: Settings, run_id: str) -> dict:
+def status(settings: Settings, run_id: str) -> PublishRecord:
     paths = run_paths(workspace_from(settings), run_id, must_exist=True)
     return read_record(paths)

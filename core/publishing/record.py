@@ -1,187 +1,141 @@
-"""What leaves the machine when a LoRA version is published: an allowlist, not a blocklist.
+"""A run's publish record (publish.json): every version published, as typed dataclasses.
 
-A Publication is the exact set of files of one Hub commit, built in memory:
+    record = PublishRecord.load(paths.publish_json)   # missing, damaged or foreign: no versions
+    record.versions[-1].commit, record.ready_air()
+    save_version(paths, version)                      # how publish and the Runware registration write
 
-    pytorch_lora_weights.safetensors   the exported adapter (diffusers/PEFT naming)
-    README.md                          the model card
-    samples/NN.png                     sample images, re-encoded: pixels only, no metadata
-    training_config.json               the training settings with local paths and secrets removed
-
-`check()` refuses any other path and any byte that holds a secret, so nothing else can be uploaded.
+One PublishedVersion per (repo, adapter sha256): its Hub commit and pinned URL, and its Runware AIR and
+status. Each stage of a publish saves the version at once, so a retry continues where the last one ended.
+Keys this version does not know (in a version or at the top) are kept and written back.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from core.errors import AppError
-from core.settings import _registered_secrets, redact
-
-ADAPTER_NAME = "pytorch_lora_weights.safetensors"
-CARD_NAME = "README.md"
-CONFIG_NAME = "training_config.json"
-MAX_SAMPLES = 12
-ALLOWLIST = (
-    re.compile(re.escape(ADAPTER_NAME)),
-    re.compile(re.escape(CARD_NAME)),
-    re.compile(re.escape(CONFIG_NAME)),
-    re.compile(r"samples/\d{2}\.png"),
-)
-# Keys of a training config that name places or credentials on this machine; dropped whatever their value.
-_PRIVATE_KEY = re.compile(r"(path|dir|folder|file|root|cache|token|secret|password|api_?key|env)", re.I)
-_LOCAL_PATH = re.compile(r"^(~|/|[A-Za-z]:\\|\.{1,2}/)|/Users/|/home/|\\Users\\")
-REMOVED = object()  # marks a value naming a place on this machine: dropped with its key
-
-
-class PublicationError(AppError):
-    """A file would leave the machine that must not (not allowlisted, holds a secret, unreadable)."""
-
-
-@dataclass(frozen=True)
-class PublicationFile:
-    path: str  # path inside the repo
-    data: bytes = field(repr=False)
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
+from core import storage
+from core.runs.paths import RunPaths
+from core.runs.record import json_fields
 
 
 @dataclass
-class Publication:
-    files: list[PublicationFile]
+class PublishedVersion:
+    """One adapter published to one Hub repo, and its Runware model. Unset fields are None (not written)."""
 
-    def paths(self) -> list[str]:
-        return [f.path for f in self.files]
+    id: str = ""  # "<repo_id>@<sha256[:12]>"
+    repo_id: str = ""
+    sha256: str = ""  # of the adapter file
+    started: str = ""  # local time, ISO 8601: the versions are kept in this order
+    step: int | None = None  # the checkpoint's step; None for an adapter given by hand
+    strength: float | None = None
+    trigger: str | None = None
+    files: list | None = None  # path, bytes and sha256 of each file of the commit
+    account: str | None = None  # the Hub account that published
+    error: str | None = None  # the Hub failure's sentence
+    private: bool | None = None
+    repo_url: str | None = None
+    hub_status: str | None = None  # "repo ready", "committed" or "failed"
+    commit: str | None = None
+    commit_url: str | None = None
+    url: str | None = None  # the adapter's download URL, pinned to the commit
+    committed: str | None = None
+    finished: str | None = None
+    air: str | None = None  # the Runware AIR, source:id@version
+    runware_status: str | None = None  # skipped, blocked, pending, ready, failed, or what Runware reported
+    runware_message: str | None = None
+    runware_stage: str | None = None  # the last stage Runware reported
+    runware_url: str | None = None
+    architecture: str | None = None  # the architecture Runware was told
+    architecture_source: str | None = None
+    extra: dict = field(default_factory=dict, repr=False)  # keys this version does not know, written back unchanged
 
-    def get(self, path: str) -> PublicationFile | None:
-        return next((f for f in self.files if f.path == path), None)
+    @classmethod
+    def from_dict(cls, data: Any) -> "PublishedVersion":
+        known, extra = json_fields(cls, data)
+        return cls(**known, extra=extra)
 
-    @property
-    def adapter(self) -> PublicationFile:
-        found = self.get(ADAPTER_NAME)
-        if found is None:
-            raise PublicationError("The publication has no adapter file.", "Choose a checkpoint first.")
-        return found
+    def to_dict(self) -> dict:
+        """The JSON object of the version: set fields and kept unknown keys (None fields are left out)."""
+        out = {name: value for name, value in vars(self).items() if name != "extra" and value is not None}
+        out.update(self.extra)
+        return out
 
-    def check(self) -> "Publication":
-        """Refuse paths outside the allowlist and any secret in any file; returns self."""
-        seen = set()
-        for item in self.files:
-            if not is_allowed(item.path):
-                raise PublicationError(f"'{item.path}' is not a file that publishing may upload.",
-                                       "Only the adapter, the model card, samples/NN.png and training_config.json are sent.")
-            if item.path in seen:
-                raise PublicationError(f"'{item.path}' appears twice in the publication.", "Publish again.")
-            seen.add(item.path)
-            leaked = secret_in(item.data)
-            if leaked:
-                raise PublicationError(f"{item.path} contains your {leaked}; it was not uploaded.",
-                                       "Remove it from the model card or config and publish again.")
-        adapter_metadata(self.adapter.data)
+    def update(self, **changes: Any) -> "PublishedVersion":
+        """Set fields by name; a name that is no field is kept as an extra key."""
+        for key, value in changes.items():
+            if key in self.__dataclass_fields__ and key != "extra":
+                setattr(self, key, value)
+            else:
+                self.extra[key] = value
         return self
 
-    def summary(self) -> list[dict]:
-        return [{"path": f.path, "bytes": f.size, "sha256": f.sha256} for f in self.files]
+
+@dataclass
+class PublishRecord:
+    """A run's published versions, oldest first."""
+
+    versions: list[PublishedVersion] = field(default_factory=list)
+    extra: dict = field(default_factory=dict, repr=False)  # top-level keys this version does not know
+    damaged: bool = field(default=False, compare=False)  # the file exists but is not a publish record
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "PublishRecord":
+        """A JSON object with a `versions` list (entries that are not objects are dropped); anything else reads
+        as a damaged record without versions."""
+        if not isinstance(data, dict) or not isinstance(data.get("versions"), list):
+            return cls(damaged=True)
+        versions = [PublishedVersion.from_dict(v) for v in data["versions"] if isinstance(v, dict)]
+        return cls(versions=versions, extra={key: value for key, value in data.items() if key != "versions"})
+
+    def to_dict(self) -> dict:
+        return {"versions": [v.to_dict() for v in self.versions], **self.extra}
+
+    @classmethod
+    def load(cls, path: Path) -> "PublishRecord":
+        """The record in `path`; a missing file reads as no versions, a damaged or foreign one too (marked damaged)."""
+        if not Path(path).exists():
+            return cls()
+        return cls.from_dict(storage.read_json(path, default=None))
+
+    def save(self, path: Path) -> None:
+        storage.write_json(path, self.to_dict())
+
+    def put(self, version: PublishedVersion) -> None:
+        """Add `version`, replacing the one of the same id; versions stay in the order they were started."""
+        versions = [v for v in self.versions if v.id != version.id] + [version]
+        self.versions = sorted(versions, key=lambda v: v.started)
+
+    def find(self, repo_id: str, sha256: str) -> PublishedVersion | None:
+        """The version of this adapter in this repo, if it was published (or tried) before."""
+        for version in self.versions:
+            if version.repo_id == repo_id and version.sha256 == sha256:
+                return version
+        return None
+
+    def newest_air(self) -> str | None:
+        """The AIR of the newest version sent to Runware, whatever its status, or None."""
+        airs = [v.air for v in self.versions if v.air]
+        return airs[-1] if airs else None
+
+    def ready_air(self) -> str | None:
+        """The AIR of the newest version that Runware reported ready, or None."""
+        ready = [v.air for v in self.versions if v.air and v.runware_status == "ready"]
+        return ready[-1] if ready else None
 
 
-def adapter_metadata(data: bytes) -> dict:
-    """The adapter's safetensors metadata; refuses a file that is not safetensors or whose metadata names a local place."""
-    import struct
-
-    try:
-        (length,) = struct.unpack("<Q", data[:8])
-        header = json.loads(data[8:8 + length]) if 0 < length <= len(data) - 8 else None
-    except (struct.error, ValueError):
-        header = None
-    if not isinstance(header, dict):
-        raise PublicationError("The adapter file is not a safetensors file.",
-                               "Export the chosen checkpoint again in the Checkpoints tab.")
-    metadata = header.get("__metadata__") or {}
-    for key, value in metadata.items():
-        if _LOCAL_PATH.search(str(value)):
-            raise PublicationError(f"The adapter's metadata '{key}' names a folder on this computer; it was not uploaded.",
-                                   "Export the checkpoint again with the Checkpoints tab, which writes clean metadata.")
-    return metadata
+def read_record(paths: RunPaths) -> PublishRecord:
+    """The run's publish record; a missing, damaged or foreign file reads as no versions (it is rewritten whole
+    on the next publish, its old content kept in the trash first)."""
+    return PublishRecord.load(paths.publish_json)
 
 
-def is_allowed(path: str) -> bool:
-    return any(pattern.fullmatch(path) for pattern in ALLOWLIST)
-
-
-def secret_in(data: bytes) -> str | None:
-    """The name of a known secret (HF_TOKEN, RUNWARE_API_KEY, ...) found in `data`, or None."""
-    for value, name in _registered_secrets.items():
-        if value.encode() in data:
-            return name
-    if data[:4] != b"\x89PNG":
-        text = data.decode("utf-8", "ignore")
-        if redact(text) != text:
-            return "token-shaped secret"
-    return None
-
-
-def sample_png(path: Path) -> bytes:
-    """A sample image as a fresh PNG: pixels only, no text chunks, EXIF or generation settings."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            image.load()
-            pixels = image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB")
-    except (OSError, ValueError) as error:
-        raise PublicationError(f"The sample {Path(path).name} cannot be read as an image ({error}).",
-                               "Pick another sample or regenerate it.") from None
-    clean = Image.new(pixels.mode, pixels.size)
-    clean.putdata(list(pixels.getdata()))
-    out = io.BytesIO()
-    clean.save(out, format="PNG", optimize=True)
-    return out.getvalue()
-
-
-def public_config(config: dict) -> dict:
-    """The training settings safe to publish: keys naming local places or credentials dropped, paths removed."""
-
-    def clean(value):
-        if isinstance(value, dict):
-            kept = {k: clean(v) for k, v in value.items() if not _PRIVATE_KEY.search(str(k))}
-            return {k: v for k, v in kept.items() if v is not REMOVED}
-        if isinstance(value, list):
-            return [v for v in (clean(v) for v in value) if v is not REMOVED]
-        if isinstance(value, str):
-            return REMOVED if _LOCAL_PATH.search(value) else redact(value)
-        return value
-
-    cleaned = clean(config)
-    return cleaned if isinstance(cleaned, dict) else {}
-
-
-def build(adapter_path: Path, card_text: str, sample_paths: list[Path] = (), training_config: dict | None = None,
-          ) -> Publication:
-    """The files of one version, in memory, checked against the allowlist and for secrets."""
-    adapter_path = Path(adapter_path)
-    try:
-        adapter = adapter_path.read_bytes()
-    except OSError as error:
-        raise PublicationError(f"The adapter {adapter_path.name} cannot be read ({error.strerror}).",
-                               "Export the chosen checkpoint again in the Checkpoints tab.") from None
-    files = [PublicationFile(ADAPTER_NAME, adapter), PublicationFile(CARD_NAME, card_text.encode("utf-8"))]
-    for index, sample in enumerate(list(sample_paths)[:MAX_SAMPLES], start=1):
-        files.append(PublicationFile(sample_name(index), sample_png(Path(sample))))
-    if training_config:
-        text = json.dumps(public_config(training_config), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-        files.append(PublicationFile(CONFIG_NAME, text.encode("utf-8")))
-    return Publication(files).check()
-
-
-def sample_name(index: int) -> str:
-    return f"samples/{index:02d}.png"
+def save_version(paths: RunPaths, version: PublishedVersion) -> None:
+    """Write `version` into the run's publish record, replacing the one of the same id. A publish.json that
+    cannot be read as a record is moved to the workspace's trash first, so nothing is overwritten unseen."""
+    record = read_record(paths)
+    if record.damaged:
+        storage.move_to_trash(paths.publish_json, paths.workspace.trash_dir)  # keep what we cannot read
+    record.put(version)
+    record.save(paths.publish_json)

@@ -1,16 +1,22 @@
 """The Runware stage of publishing: register the committed adapter (pinned URL) and wait until it is ready.
 
-`core.runware.register_stages` (the runware room's client) does the talking; this module gives the version its AIR,
-streams the stages as Progress events, writes the outcome into the publish record and makes a retry safe: the
-same adapter keeps its AIR version, and a version already ready is not uploaded again.
+`core.runware.registry.register_stages` (the runware room's client) does the talking; this module records the
+version's AIR (given by core.publishing.publish), streams the stages as Progress events, writes the outcome into
+the publish record (core.publishing.record) and makes a retry safe: the same adapter keeps its AIR version, and a
+version already ready is not uploaded again.
 """
 
 from __future__ import annotations
 
 from typing import Iterator
 
+from core.checkpoints.store import Chosen
 from core.errors import AppError
 from core.progress import Cancellation, Cancelled, Progress
+from core.publishing.record import PublishedVersion, save_version
+from core.runs.paths import RunPaths
+from core.runware import registry as runware
+from core.settings import Settings
 
 STAGE_STEP = 5
 TOTAL = 7
@@ -24,21 +30,18 @@ def _stage_text(event) -> str:
     return str(event)
 
 
-def register_version(settings, workspace, paths, request, entry, pick, cancel: Cancellation) -> Iterator[Progress]:
-    from core.publishing import publish as publishing
-
-    air = publishing.assign_air(workspace, entry["repo_id"], request.air, entry)
-    if entry.get("air") != air:
+def register_version(settings: Settings, paths: RunPaths, entry: PublishedVersion, pick: Chosen, air: str,
+                     cancel: Cancellation) -> Iterator[Progress]:
+    """Register the committed version `entry` on Runware under `air`, saving each outcome into the publish record."""
+    if entry.air != air:
         entry.update(air=air, runware_status="pending")
-        publishing._save_version(paths, entry)
-    if entry.get("runware_status") == "ready":  # this very file (same sha256) is deployed under this AIR
+        save_version(paths, entry)
+    if entry.runware_status == "ready":  # this very file (same sha256) is deployed under this AIR
         yield Progress(STAGE_STEP, TOTAL, f"Runware model {air} is already ready.", {"stage": "runware", "status": "ready"})
         return
-    from core.runware import registry as runware
-
     yield Progress(STAGE_STEP, TOTAL, f"Registering {air} on Runware…", {"stage": "runware", "status": "sending", "air": air})
     stages = runware.register_stages(
-        settings, url=entry["url"], sha256=entry["sha256"], air=air, name=entry["repo_id"].split("/")[-1],
+        settings, url=entry.url, sha256=entry.sha256, air=air, name=entry.repo_id.split("/")[-1],
         version=air.rsplit("@", 1)[-1], trigger_words=[pick.trigger] if pick.trigger else [],
         default_weight=pick.strength, cancel=cancel)
     try:
@@ -55,15 +58,15 @@ def register_version(settings, workspace, paths, request, entry, pick, cancel: C
             yield Progress(STAGE_STEP, TOTAL, text, {"stage": "runware", "status": event.payload.get("stage"), "air": air})
     except Cancelled:
         entry.update(runware_status="pending", runware_message="Stopped waiting; publish again to continue.")
-        publishing._save_version(paths, entry)
+        save_version(paths, entry)
         raise
     except AppError as error:
         entry.update(runware_status="failed", runware_message=str(error))
-        publishing._save_version(paths, entry)
+        save_version(paths, entry)
         raise
     status = str(getattr(registration, "status", "ready"))
     entry.update(runware_status=status, architecture=getattr(registration, "architecture", None),
-                 air=getattr(registration, "air", air) or air, runware_url=entry["url"], runware_message=None)
-    publishing._save_version(paths, entry)
-    yield Progress(STAGE_STEP + 1, TOTAL, f"Runware model {entry['air']} is {status}.",
-                   {"stage": "runware", "status": status, "air": entry["air"], "architecture": entry.get("architecture")})
+                 air=getattr(registration, "air", air) or air, runware_url=entry.url, runware_message=None)
+    save_version(paths, entry)
+    yield Progress(STAGE_STEP + 1, TOTAL, f"Runware model {entry.air} is {status}.",
+                   {"stage": "runware", "status": status, "air": entry.air, "architecture": entry.architecture})

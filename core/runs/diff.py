@@ -58,6 +58,6 @@ def diff_runs(workspace: Workspace, run_a: str, run_b: str) -> list[Difference]:
         paths = run_paths(workspace, run_id, must_exist=True)
         config = storage.read_json(paths.train_json, default={}) or {}
         record = paths.read_record()
-        config = {**config, "(dataset)": record.get("dataset"), "(model)": record.get("model"), "(trigger)": record.get("trigger")}
+        config = {**config, "(dataset)": record.dataset, "(model)": record.model, "(trigger)": record.trigger}
         configs.append(config)
     return diff_configs(*configs)

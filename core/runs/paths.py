@@ -2,7 +2,7 @@
 
     outputs/runs/<run-id>/
         train.json        the exact config handed to mflux (absolute paths)
-        run.json          our record: dataset, model key, trigger, status, steps, times, errors
+        run.json          our record (core.runs.record.RunRecord): dataset, model key, trigger, status, steps, times, errors
         events.jsonl      structured progress events written by the training worker
         mflux/            mflux's checkpoint.output_path: checkpoints/, loss/, preview/
         chosen.json       the checkpoint and strength the person picked for publishing
@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import storage
+from core.runs.record import RunRecord
 from core.workspace import Workspace
 
 STATUSES = ("queued", "running", "stopping", "stopped", "completed", "failed", "interrupted")
@@ -32,6 +32,11 @@ class RunPaths:
     @property
     def run_id(self) -> str:
         return self.root.name
+
+    @property
+    def workspace(self) -> Workspace:
+        """The workspace the run folder lives in (<root>/outputs/runs/<run-id>)."""
+        return Workspace(self.root.parent.parent.parent)
 
     @property
     def train_json(self) -> Path:
@@ -115,17 +120,14 @@ class RunPaths:
                 found.append((int(match.group(1)), path))
         return sorted(found)
 
-    def read_record(self) -> dict:
-        return storage.read_json(self.record_json, default={}) or {}
+    def read_record(self) -> RunRecord:
+        return RunRecord.load(self.record_json)
 
-    def write_record(self, record: dict) -> None:
-        storage.write_json(self.record_json, record)
+    def write_record(self, record: RunRecord) -> None:
+        record.save(self.record_json)
 
-    def update_record(self, **changes) -> dict:
-        record = self.read_record()
-        record.update(changes)
-        self.write_record(record)
-        return record
+    def update_record(self, **changes) -> RunRecord:
+        return self.read_record().update(**changes).save(self.record_json)
 
 
 def run_paths(workspace: Workspace, run_id: str, must_exist: bool = False) -> RunPaths:

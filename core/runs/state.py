@@ -19,6 +19,7 @@ import time
 
 from core.runs import events as run_events
 from core.runs.paths import RunPaths
+from core.runs.record import RunRecord
 from core.workspace import Workspace
 
 ACTIVE = ("queued", "running", "stopping")
@@ -57,23 +58,23 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-def is_live(paths: RunPaths, record: dict | None = None) -> bool:
+def is_live(paths: RunPaths, record: RunRecord | None = None) -> bool:
     record = record if record is not None else paths.read_record()
     if worker_alive(paths):
         return True
-    spawned = record.get("spawned_at") or 0
-    return pid_alive(record.get("pid")) and time.time() - spawned < STARTUP_SECONDS and not record.get("worker_started")
+    spawned = record.spawned_at or 0
+    return pid_alive(record.pid) and time.time() - spawned < STARTUP_SECONDS and not record.worker_started
 
 
-def set_status(paths: RunPaths, status: str, message: str = "", **extra) -> dict:
+def set_status(paths: RunPaths, status: str, message: str = "", **extra) -> RunRecord:
     record = paths.update_record(status=status, status_message=message, updated_at=time.time(), **extra)
     run_events.emit(paths, "status", status=status, message=message, **{k: v for k, v in extra.items() if k in ("step", "resumed_from")})
     return record
 
 
-def kill_worker(paths: RunPaths, record: dict, wait: float = 5.0) -> None:
+def kill_worker(paths: RunPaths, record: RunRecord, wait: float = 5.0) -> None:
     """End the worker: SIGTERM, then SIGKILL if it has not gone within `wait` seconds."""
-    pid = record.get("pid")
+    pid = record.pid
     if not pid:
         return
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -86,15 +87,16 @@ def kill_worker(paths: RunPaths, record: dict, wait: float = 5.0) -> None:
             time.sleep(0.1)
 
 
-def reconcile(paths: RunPaths) -> dict:
+def reconcile(paths: RunPaths) -> RunRecord:
     """The run's record, corrected when its worker is gone or a Stop has outlived its grace period."""
     record = paths.read_record()
-    status = record.get("status")
+    status = record.status
     if status not in ACTIVE:
         return record
     if is_live(paths, record):
-        requested = record.get("stop_requested_at")
-        if status == "stopping" and requested and time.time() - requested > record.get("stop_grace", STOP_GRACE_SECONDS):
+        requested = record.stop_requested_at
+        grace = record.stop_grace if record.stop_grace is not None else STOP_GRACE_SECONDS
+        if status == "stopping" and requested and time.time() - requested > grace:
             kill_worker(paths, record)
             last = _last_checkpoint(paths)
             paths.stop_request.unlink(missing_ok=True)
@@ -104,7 +106,7 @@ def reconcile(paths: RunPaths) -> dict:
     paths.stop_request.unlink(missing_ok=True)
     if status == "stopping":
         return set_status(paths, "stopped", _stopped_message(last, forced=True), step=last)
-    if status == "queued" and not record.get("worker_started"):
+    if status == "queued" and not record.worker_started:
         return set_status(paths, "interrupted", "The run never started (the app or machine stopped first). Resume or start it again.")
     where = f"the checkpoint at step {last}" if last is not None else "the beginning (no checkpoint was saved)"
     return set_status(paths, "interrupted", f"The training process ended without finishing (sleep, crash or kill). Resume from {where}.", step=last)
@@ -136,9 +138,9 @@ def reconcile_all(workspace: Workspace) -> list[str]:
         return changed
     for run_id in workspace.list_runs():
         paths = RunPaths(workspace.runs_dir / run_id)
-        before = paths.read_record().get("status")
+        before = paths.read_record().status
         if before in ACTIVE:
-            after = reconcile(paths).get("status")
+            after = reconcile(paths).status
             if after != before:
                 changed.append(run_id)
     return changed

@@ -69,9 +69,9 @@ def stage_train(run: SelftestRun) -> str:
     from core.training import config as train_config
     from core.training import runner as training
 
-    config, form = train_config.compose(run.workspace, DATASET, TRIGGER, ["selftest"])
-    form.epochs = EPOCHS
-    first = training.start(run.workspace, run.settings, config, form)
+    plan = train_config.compose(run.workspace, DATASET, TRIGGER, ["selftest"])
+    plan.epochs = EPOCHS
+    first = training.start(run.workspace, run.settings, plan)
     run.data["run_id"] = first.run_id
     _wait_for_step(run, first.run_id)
     training.stop(run.workspace, first.run_id)

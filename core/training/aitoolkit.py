@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from core.errors import AppError
-from core.training.config import TrainForm, apply_form, form_from_config
+from core.training.config import TrainPlan
 
 OPTIMIZERS = {"adamw": "AdamW", "adamw8bit": "AdamW", "adam": "Adam", "adam8bit": "Adam", "adafactor": "Adafactor", "lion": "Lion", "lion8bit": "Lion"}
 
@@ -22,8 +22,7 @@ class AiToolkitImportError(AppError):
 
 @dataclass
 class Imported:
-    config: dict
-    form: TrainForm
+    plan: TrainPlan  # the plan with the ai-toolkit settings applied, its raw train.json in sync
     carried: list[str] = field(default_factory=list)
     adapted: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -40,7 +39,7 @@ class Imported:
         return "\n\n".join(parts) or "Nothing to import."
 
     def to_dict(self) -> dict:
-        return {"form": self.form.to_dict(), "config": self.config, "carried": self.carried, "adapted": self.adapted, "missing": self.missing}
+        return {"form": self.plan.to_dict(), "config": self.plan.raw, "carried": self.carried, "adapted": self.adapted, "missing": self.missing}
 
 
 def _process(data: dict) -> dict:
@@ -57,8 +56,8 @@ def _process(data: dict) -> dict:
     return process
 
 
-def import_yaml(text: str, config: dict, form: TrainForm, image_count: int | None = None) -> Imported:
-    """The config and form with the ai-toolkit settings applied, and the report."""
+def import_yaml(text: str, plan: TrainPlan, image_count: int | None = None) -> Imported:
+    """The plan with the ai-toolkit settings applied, and the report."""
     import yaml
 
     try:
@@ -70,9 +69,9 @@ def import_yaml(text: str, config: dict, form: TrainForm, image_count: int | Non
     if not isinstance(data, dict):
         raise AiToolkitImportError("The YAML file is empty or not a mapping.", "Pick the ai-toolkit .yaml you trained with.")
     process = _process(data)
-    config = copy.deepcopy(config)
-    form = copy.deepcopy(form)
-    out = Imported(config=config, form=form)
+    plan = copy.deepcopy(plan)
+    config = plan.raw  # the raw train.json, changed in place for settings the form does not show
+    out = Imported(plan=plan)
     network = process.get("network") or {}
     save = process.get("save") or {}
     datasets = process.get("datasets") or [{}]
@@ -83,20 +82,20 @@ def import_yaml(text: str, config: dict, form: TrainForm, image_count: int | Non
 
     trigger = process.get("trigger_word")
     if trigger:
-        form.trigger = str(trigger)
+        plan.trigger = str(trigger)
         out.carried.append(f"trigger word '{trigger}'")
     if network.get("linear"):
-        form.rank = int(network["linear"])
-        out.carried.append(f"rank {form.rank} (network.linear)")
+        plan.rank = int(network["linear"])
+        out.carried.append(f"rank {plan.rank} (network.linear)")
     alpha = network.get("linear_alpha")
     if alpha is not None and network.get("linear") and alpha != network.get("linear"):
         out.adapted.append(f"linear_alpha {alpha}: mflux trains at alpha = rank (scale 1) and saves no alpha; lower the learning rate if it burns")
     if network.get("network_kwargs"):
         out.missing.append("network_kwargs (layer filters): choose 'Which layers' in the form instead")
-    form.layers = "all"
+    plan.layers = "all"
     if save.get("save_every"):
-        form.save_every = int(save["save_every"])
-        out.carried.append(f"save every {form.save_every} steps")
+        plan.save_every = int(save["save_every"])
+        out.carried.append(f"save every {plan.save_every} steps")
     if save.get("max_step_saves_to_keep"):
         out.missing.append(f"max_step_saves_to_keep {save['max_step_saves_to_keep']}: every checkpoint is kept; delete old ones in the Checkpoints tab")
     if save.get("dtype"):
@@ -112,28 +111,28 @@ def import_yaml(text: str, config: dict, form: TrainForm, image_count: int | Non
     resolution = dataset.get("resolution")
     if resolution:
         sizes = resolution if isinstance(resolution, list) else [resolution]
-        form.max_resolution = int(max(int(s) for s in sizes))
+        plan.max_resolution = int(max(int(s) for s in sizes))
         if len(sizes) > 1:
-            out.adapted.append(f"resolutions {sizes}: mflux uses one maximum ({form.max_resolution}) and keeps each image's aspect ratio (no buckets)")
+            out.adapted.append(f"resolutions {sizes}: mflux uses one maximum ({plan.max_resolution}) and keeps each image's aspect ratio (no buckets)")
         else:
-            out.carried.append(f"resolution {form.max_resolution}")
+            out.carried.append(f"resolution {plan.max_resolution}")
     if dataset.get("cache_latents_to_disk") or dataset.get("cache_latents"):
         out.adapted.append("cache_latents: mflux always encodes the images once before training (low RAM keeps them on disk)")
 
     batch = int(train.get("batch_size") or 1)
-    form.batch_size = batch
+    plan.batch_size = batch
     if train.get("steps"):
         steps = int(train["steps"])
         per_epoch = math.ceil((image_count or 20) / batch)
-        form.epochs = max(1, math.ceil(steps / per_epoch))
+        plan.epochs = max(1, math.ceil(steps / per_epoch))
         basis = f"{image_count} images" if image_count else "20 images (set the dataset to recompute)"
-        out.adapted.append(f"{steps} steps -> {form.epochs} epochs (mflux counts epochs; {basis}, batch {batch})")
+        out.adapted.append(f"{steps} steps -> {plan.epochs} epochs (mflux counts epochs; {basis}, batch {batch})")
     if train.get("lr"):
-        form.learning_rate = float(train["lr"])
-        out.carried.append(f"learning rate {form.learning_rate:g}")
+        plan.learning_rate = float(train["lr"])
+        out.carried.append(f"learning rate {plan.learning_rate:g}")
     if train.get("gradient_checkpointing") is not None:
-        form.gradient_checkpointing = bool(train["gradient_checkpointing"])
-        out.carried.append(f"gradient checkpointing {'on' if form.gradient_checkpointing else 'off'}")
+        plan.gradient_checkpointing = bool(train["gradient_checkpointing"])
+        out.carried.append(f"gradient checkpointing {'on' if plan.gradient_checkpointing else 'off'}")
     accumulation = train.get("gradient_accumulation_steps") or train.get("gradient_accumulation")
     if accumulation:
         config.setdefault("optimizer", {})["gradient_accumulation_steps"] = int(accumulation)
@@ -166,7 +165,7 @@ def import_yaml(text: str, config: dict, form: TrainForm, image_count: int | Non
     if train.get("train_text_encoder"):
         out.missing.append("train_text_encoder: mflux trains the transformer only")
     if train.get("disable_sampling"):
-        form.preview_every = 0
+        plan.preview_every = 0
         out.carried.append("sampling disabled (no previews)")
     if train.get("dtype"):
         out.adapted.append(f"dtype {train['dtype']}: mflux trains in bfloat16")
@@ -174,21 +173,21 @@ def import_yaml(text: str, config: dict, form: TrainForm, image_count: int | Non
     base = str(model.get("name_or_path") or "")
     if base:
         out.adapted.append(f"base model {base} -> FLUX.2 klein Base 4B (a FLUX.1 LoRA cannot be reused; it is trained again)")
-    form.model = "flux2-klein-base-4b" if form.model != "selftest" else "selftest"
+    plan.model = "flux2-klein-base-4b" if plan.model != "selftest" else "selftest"
     if model.get("quantize"):
-        form.quantize = 8
+        plan.quantize = 8
         out.adapted.append("quantize: true -> 8-bit weights")
     if model.get("low_vram"):
-        form.low_ram = True
+        plan.low_ram = True
         out.adapted.append("low_vram -> low RAM (encoded images kept on disk)")
 
     if sample.get("sample_every") and not train.get("disable_sampling"):
-        form.preview_every = int(sample["sample_every"])
-        out.carried.append(f"preview every {form.preview_every} steps")
+        plan.preview_every = int(sample["sample_every"])
+        out.carried.append(f"preview every {plan.preview_every} steps")
     prompts = sample.get("prompts") or []
     if prompts:
-        word = form.trigger or "the trigger word"
-        form.preview_prompts = [str(p).replace("[trigger]", form.trigger or "[trigger]") for p in prompts]
+        word = plan.trigger or "the trigger word"
+        plan.preview_prompts = [str(p).replace("[trigger]", plan.trigger or "[trigger]") for p in prompts]
         replaced = any("[trigger]" in str(p) for p in prompts)
         (out.adapted if replaced else out.carried).append(
             f"{len(prompts)} sample prompt(s)" + (f" ([trigger] replaced by '{word}')" if replaced else ""))
@@ -204,25 +203,23 @@ def import_yaml(text: str, config: dict, form: TrainForm, image_count: int | Non
         config.setdefault("training_loop", {})["timestep_high"] = int(sample["sample_steps"])
         out.adapted.append(f"sample steps {sample['sample_steps']} -> scheduler steps (also the training timestep range)")
     if sample.get("seed") is not None:
-        form.seed = int(sample["seed"])
-        out.adapted.append(f"sample seed {form.seed} -> the run's seed (mflux previews use it)")
+        plan.seed = int(sample["seed"])
+        out.adapted.append(f"sample seed {plan.seed} -> the run's seed (mflux previews use it)")
     if sample.get("neg"):
         out.missing.append("negative prompt: mflux training previews have none")
     if sample.get("walk_seed"):
         out.missing.append("walk_seed: previews use one fixed seed, so they compare across checkpoints")
     if monitoring:
         config["monitoring"] = monitoring
-    out.config = apply_form(config, form)
-    out.form = form_from_config(out.config, form.dataset, form.trigger, form.preview_prompts)
-    out.form.model = form.model
+    out.plan = plan.synced()
     return out
 
 
-def import_file(path, config: dict, form: TrainForm, image_count: int | None = None) -> Imported:
+def import_file(path, plan: TrainPlan, image_count: int | None = None) -> Imported:
     from pathlib import Path
 
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         raise AiToolkitImportError(f"{Path(path).name} cannot be read as text.", "Pick the ai-toolkit .yaml file itself.") from None
-    return import_yaml(text, config, form, image_count)
+    return import_yaml(text, plan, image_count)

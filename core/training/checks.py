@@ -219,36 +219,39 @@ def mflux_dry_run(config: dict, data_dir: Path) -> str | None:
 
 
 def validate(
-    config: dict,
-    form: train_config.TrainForm,
+    plan: train_config.TrainPlan,
     workspace: Workspace,
     *,
+    cache_dir: Path | None = None,
     backend: str | None = None,
     memory_gb: float | None = None,
     history: list[float] | None = None,
     use_mflux: bool = True,
 ) -> Validation:
+    """Everything that would stop or spoil the training of `plan` (its train.json as `plan.config(workspace,
+    cache_dir)` makes it), said in words, with the estimate."""
+    config = plan.config(workspace, cache_dir)
     result = Validation()
-    errors, warnings = check_structure(config, form.model)
+    errors, warnings = check_structure(config, plan.model)
     result.errors += errors
     result.warnings += warnings
-    readiness = train_config.dataset_readiness(workspace, form.dataset, form.trigger, form.max_resolution)
+    readiness = train_config.dataset_readiness(workspace, plan.dataset, plan.trigger, plan.max_resolution)
     result.errors += readiness.errors
     result.warnings += readiness.warnings
     result.images = readiness.images
-    if not form.trigger.strip():
+    if not plan.trigger.strip():
         result.warnings.append("No trigger word is set; you will need one to call the character in prompts.")
-    if form.model == "flux2-klein-base-4b" and not config.get("model_path"):
+    if plan.model == "flux2-klein-base-4b" and not config.get("model_path"):
         from core.models import base as models
 
         if not models.weights_in_cache(models.KLEIN_BASE_4B):
             result.warnings.append("The FLUX.2 klein Base 4B weights are not downloaded yet: the first run downloads about 15 GB.")
     if backend is None:
         backend = "metal" if sys.platform == "darwin" else "cpu"
-    if backend == "cpu" and form.model != "selftest":
+    if backend == "cpu" and plan.model != "selftest":
         result.warnings.append("This machine has no Metal GPU: training the real 4B model on the CPU would take days. Use the self-test model here.")
     if readiness.images:
-        result.estimate = train_estimates.estimate(config, readiness.images, form.model, backend, history)
+        result.estimate = train_estimates.estimate(config, readiness.images, plan.model, backend, history)
         if result.estimate.iterations == 0:
             result.errors.append("This config trains 0 steps; raise the epochs.")
         free = storage.free_bytes(workspace.runs_dir)
@@ -261,13 +264,13 @@ def validate(
     if memory_gb:
         fits = train_config.memory_preset_for(memory_gb)
         chosen = _matching_memory_preset(config)
-        if chosen is not None and chosen.peak_gb and chosen.peak_gb > memory_gb * 0.8 and form.model != "selftest":
+        if chosen is not None and chosen.peak_gb and chosen.peak_gb > memory_gb * 0.8 and plan.model != "selftest":
             result.warnings.append(
                 f"These memory settings ({chosen.label}) need about {chosen.peak_gb:.0f} GB; this machine has {memory_gb:.0f} GB. "
                 f"Pick the '{fits.label}' memory preset to avoid running out of memory."
             )
     if use_mflux and not result.errors and readiness.images:
-        rejected = mflux_dry_run(config, workspace.dataset_images_dir(form.dataset))
+        rejected = mflux_dry_run(config, workspace.dataset_images_dir(plan.dataset))
         if rejected:
             result.errors.append(rejected)
     return result

@@ -1,10 +1,11 @@
-"""The training config: the form a person edits and the full mflux train.json, kept in sync.
+"""The training plan: the fields a person edits and the full mflux train.json, kept in sync.
 
-The source of truth is the mflux 0.24.0 train.json (a dict). The form (`TrainForm`) is a view onto
-the fields people change; `apply_form` writes the form into a config, `form_from_config` reads it
-back, so the form and the raw JSON editor never disagree. Shipped defaults: `config/train.json`;
-presets: `config/presets/*.json` (by memory and by goal) plus presets the person saves
-(`outputs/presets/`).
+A `TrainPlan` holds the fields people change (the Train tab's form, the CLI's flags, what an ai-toolkit
+config carries over) and `raw`, the mflux 0.24.0 train.json as last written or edited, which keeps every
+key the form does not show. `TrainPlan.config()` is the one place the train.json handed to mflux is
+made from a plan; `TrainPlan.from_config()` the one place a train.json is read back into one, so the
+form and the raw JSON editor never disagree. Shipped defaults: `config/train.json`; presets:
+`config/presets/*.json` (by memory and by goal) plus presets the person saves (`outputs/presets/`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ class ConfigError(AppError):
 
 
 @dataclass
-class TrainForm:
+class TrainPlan:
+    """One training's settings: the form's fields, and the raw train.json they are written into."""
+
     dataset: str = ""
     trigger: str = ""
     model: str = "flux2-klein-base-4b"  # a core.models.base key: flux2-klein-base-4b or selftest
@@ -49,14 +52,103 @@ class TrainForm:
     preview_every: int = 250  # 0 = no previews and no loss plot from mflux
     seed: int = 42
     preview_prompts: list[str] = field(default_factory=list)
+    # The mflux train.json as last written or edited: every key the fields above do not set is kept from here.
+    raw: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The form's fields (run.json's "form", a saved preset's settings), without the raw train.json."""
+        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "raw"}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainForm":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (data or {}).items() if k in known})
+    def from_dict(cls, data: dict, raw: dict | None = None) -> "TrainPlan":
+        known = {f.name for f in fields(cls)} - {"raw"}
+        return cls(**{k: v for k, v in (data or {}).items() if k in known}, raw=copy.deepcopy(raw or {}))
+
+    def config(self, workspace: Workspace | None = None, cache_dir: Path | None = None) -> dict:
+        """The train.json of this plan: a copy of `raw` with the fields written in (every other key kept).
+        With a workspace, `data` is the dataset's images folder; with a cache folder, the self-test
+        model's `model_path` is set."""
+        config = copy.deepcopy(self.raw)
+        config["model"] = "flux2-klein-base-4b"
+        if self.model == "selftest" and cache_dir is not None:
+            from core.models import selftest_model
+
+            config["model_path"] = str(selftest_model.default_dir(cache_dir))
+        elif self.model != "selftest":
+            config.pop("model_path", None)
+        if workspace is not None and self.dataset:
+            config["data"] = str(workspace.dataset_images_dir(self.dataset))
+        config["seed"] = self.seed
+        config["max_resolution"] = self.max_resolution
+        config["quantize"] = self.quantize
+        config["gradient_checkpointing"] = bool(self.gradient_checkpointing)
+        config["low_ram"] = bool(self.low_ram)
+        loop = config.setdefault("training_loop", {})
+        loop["num_epochs"] = self.epochs
+        loop["batch_size"] = self.batch_size
+        optimizer = config.setdefault("optimizer", {"name": "AdamW"})
+        optimizer["learning_rate"] = self.learning_rate
+        if optimizer.get("lr_schedule") == "cosine":
+            optimizer["lr_total_steps"] = None  # filled from the iteration count at start
+        checkpoint = config.setdefault("checkpoint", {"output_path": PLACEHOLDER})
+        checkpoint["save_frequency"] = self.save_every
+        checkpoint.setdefault("output_path", PLACEHOLDER)
+        if self.preview_every and self.preview_every > 0:
+            defaults = default_config().get("monitoring", {})
+            monitoring = config.get("monitoring") or defaults
+            monitoring["generate_image_frequency"] = self.preview_every
+            config["monitoring"] = monitoring
+        else:
+            config.pop("monitoring", None)
+        geometry = lora_targets.geometry_for(self.model)
+        if self.layers in lora_targets.LAYER_CHOICES:
+            config["lora_layers"] = {"targets": lora_targets.build_targets(self.layers, self.rank, geometry)}
+        else:
+            targets = (config.get("lora_layers") or {}).get("targets") or []
+            for target in targets:
+                if isinstance(target, dict):
+                    target["rank"] = self.rank
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict, dataset: str = "", trigger: str = "",
+                    preview_prompts: list[str] | None = None) -> "TrainPlan":
+        """The plan of a train.json (kept as its raw; values that are missing or malformed keep the defaults)."""
+        plan = cls(dataset=dataset, trigger=trigger, preview_prompts=list(preview_prompts or []), raw=copy.deepcopy(config))
+        plan.model = model_key_of(config)
+
+        def pick(value, kind, default):
+            try:
+                return kind(value) if value is not None else default
+            except (TypeError, ValueError):
+                return default
+
+        loop = config.get("training_loop") or {}
+        optimizer = config.get("optimizer") or {}
+        checkpoint = config.get("checkpoint") or {}
+        monitoring = config.get("monitoring")
+        plan.epochs = pick(loop.get("num_epochs"), int, plan.epochs)
+        plan.batch_size = pick(loop.get("batch_size"), int, plan.batch_size)
+        plan.learning_rate = pick(optimizer.get("learning_rate"), float, plan.learning_rate)
+        plan.max_resolution = pick(config.get("max_resolution"), int, plan.max_resolution)
+        plan.quantize = pick(config.get("quantize"), int, None)
+        plan.gradient_checkpointing = bool(config.get("gradient_checkpointing", False))
+        plan.low_ram = bool(config.get("low_ram", False))
+        plan.save_every = pick(checkpoint.get("save_frequency"), int, plan.save_every)
+        plan.preview_every = pick(monitoring.get("generate_image_frequency"), int, 0) if isinstance(monitoring, dict) else 0
+        plan.seed = pick(config.get("seed"), int, plan.seed)
+        targets = (config.get("lora_layers") or {}).get("targets") or []
+        layers, rank = lora_targets.describe_targets(targets)
+        plan.layers = layers
+        if rank is not None:
+            plan.rank = rank
+        return plan
+
+    def synced(self) -> "TrainPlan":
+        """The plan as the raw editor shows it: its fields written into the train.json and read back from it."""
+        plan = TrainPlan.from_config(self.config(), self.dataset, self.trigger, self.preview_prompts)
+        plan.model = self.model
+        return plan
 
 
 @dataclass(frozen=True)
@@ -140,30 +232,30 @@ def machine_memory_gb() -> float:
     return round(memory_bytes() / GIB, 1)
 
 
-def save_preset(workspace: Workspace, name: str, config: dict, form: TrainForm) -> Preset:
-    """Save the current form and raw config as a named preset (an older one of that name goes to the trash)."""
+def save_preset(workspace: Workspace, name: str, plan: TrainPlan) -> Preset:
+    """Save the plan (its fields and raw config) as a named preset (an older one of that name goes to the trash)."""
     name = check_name(name, "preset")
     path = user_presets_dir(workspace) / f"{name}.json"
     if path.exists():
         storage.move_to_trash(path, workspace.trash_dir)
-    settings = {k: v for k, v in form.to_dict().items() if k not in ("dataset", "trigger", "preview_prompts")}
-    raw = {k: v for k, v in copy.deepcopy(config).items() if k not in ("data", "model_path")}
+    settings = {k: v for k, v in plan.to_dict().items() if k not in ("dataset", "trigger", "preview_prompts")}
+    raw = {k: v for k, v in plan.config().items() if k not in ("data", "model_path")}
     raw.get("checkpoint", {}).pop("output_path", None)
     data = {"kind": "saved", "label": name, "description": "Saved by you.", "settings": {**settings, "raw": raw}}
     storage.write_json(path, data)
     return _preset_from(name, data, kind="saved")
 
 
-def apply_preset(config: dict, form: TrainForm, preset: Preset, image_count: int | None = None) -> tuple[dict, TrainForm]:
-    """The config and form with the preset's settings applied (other fields untouched)."""
-    config = copy.deepcopy(config)
-    values = form.to_dict()
+def apply_preset(plan: TrainPlan, preset: Preset, image_count: int | None = None) -> TrainPlan:
+    """The plan with the preset's settings applied (other fields and raw keys untouched)."""
+    config = copy.deepcopy(plan.raw)
+    values = plan.to_dict()
     settings = dict(preset.settings)
     raw = settings.pop("raw", None)
     if raw:
-        config = deep_merge(apply_form(config, form), raw)  # sync the form first so it is not lost
-        values.update(form_from_config(config, **{k: values[k] for k in ("dataset", "trigger", "preview_prompts")}).to_dict())
-        values["model"] = form.model
+        config = deep_merge(plan.config(), raw)  # sync the fields first so they are not lost
+        values.update(TrainPlan.from_config(config, plan.dataset, plan.trigger, plan.preview_prompts).to_dict())
+        values["model"] = plan.model
     target = settings.pop("target_iterations", None)
     if "cache_limit_gb" in settings:
         config["cache_limit_gb"] = settings.pop("cache_limit_gb")
@@ -173,8 +265,7 @@ def apply_preset(config: dict, form: TrainForm, preset: Preset, image_count: int
     if target:
         per_epoch = math.ceil((image_count or 20) / max(1, int(values.get("batch_size") or 1)))
         values["epochs"] = max(1, math.ceil(target / per_epoch))
-    new_form = TrainForm.from_dict(values)
-    return config, new_form
+    return TrainPlan.from_dict(values, raw=config)
 
 
 def deep_merge(base: dict, overlay: dict) -> dict:
@@ -187,52 +278,7 @@ def deep_merge(base: dict, overlay: dict) -> dict:
     return out
 
 
-# ---- form <-> config ------------------------------------------------------------------------
-
-def apply_form(config: dict, form: TrainForm, workspace: Workspace | None = None, cache_dir: Path | None = None) -> dict:
-    """Write the form's fields into a copy of `config` (the raw JSON keeps every other key)."""
-    config = copy.deepcopy(config)
-    config["model"] = "flux2-klein-base-4b"
-    if form.model == "selftest" and cache_dir is not None:
-        from core.models import selftest_model
-
-        config["model_path"] = str(selftest_model.default_dir(cache_dir))
-    elif form.model != "selftest":
-        config.pop("model_path", None)
-    if workspace is not None and form.dataset:
-        config["data"] = str(workspace.dataset_images_dir(form.dataset))
-    config["seed"] = form.seed
-    config["max_resolution"] = form.max_resolution
-    config["quantize"] = form.quantize
-    config["gradient_checkpointing"] = bool(form.gradient_checkpointing)
-    config["low_ram"] = bool(form.low_ram)
-    loop = config.setdefault("training_loop", {})
-    loop["num_epochs"] = form.epochs
-    loop["batch_size"] = form.batch_size
-    optimizer = config.setdefault("optimizer", {"name": "AdamW"})
-    optimizer["learning_rate"] = form.learning_rate
-    if optimizer.get("lr_schedule") == "cosine":
-        optimizer["lr_total_steps"] = None  # filled from the iteration count at start
-    checkpoint = config.setdefault("checkpoint", {"output_path": PLACEHOLDER})
-    checkpoint["save_frequency"] = form.save_every
-    checkpoint.setdefault("output_path", PLACEHOLDER)
-    if form.preview_every and form.preview_every > 0:
-        defaults = default_config().get("monitoring", {})
-        monitoring = config.get("monitoring") or defaults
-        monitoring["generate_image_frequency"] = form.preview_every
-        config["monitoring"] = monitoring
-    else:
-        config.pop("monitoring", None)
-    geometry = lora_targets.geometry_for(form.model)
-    if form.layers in lora_targets.LAYER_CHOICES:
-        config["lora_layers"] = {"targets": lora_targets.build_targets(form.layers, form.rank, geometry)}
-    else:
-        targets = (config.get("lora_layers") or {}).get("targets") or []
-        for target in targets:
-            if isinstance(target, dict):
-                target["rank"] = form.rank
-    return config
-
+# ---- the raw train.json -------------------------------------------------------------------
 
 def model_key_of(config: dict) -> str:
     """'selftest' when model_path is a self-test model folder, else the klein base key."""
@@ -242,39 +288,6 @@ def model_key_of(config: dict) -> str:
     if path and (Path(path) / selftest_model.MARKER).is_file():
         return "selftest"
     return "flux2-klein-base-4b"
-
-
-def form_from_config(config: dict, dataset: str = "", trigger: str = "", preview_prompts: list[str] | None = None) -> TrainForm:
-    """The form's view of a config (values that are missing or malformed keep the form's defaults)."""
-    form = TrainForm(dataset=dataset, trigger=trigger, preview_prompts=list(preview_prompts or []))
-    form.model = model_key_of(config)
-
-    def pick(value, kind, default):
-        try:
-            return kind(value) if value is not None else default
-        except (TypeError, ValueError):
-            return default
-
-    loop = config.get("training_loop") or {}
-    optimizer = config.get("optimizer") or {}
-    checkpoint = config.get("checkpoint") or {}
-    monitoring = config.get("monitoring")
-    form.epochs = pick(loop.get("num_epochs"), int, form.epochs)
-    form.batch_size = pick(loop.get("batch_size"), int, form.batch_size)
-    form.learning_rate = pick(optimizer.get("learning_rate"), float, form.learning_rate)
-    form.max_resolution = pick(config.get("max_resolution"), int, form.max_resolution)
-    form.quantize = pick(config.get("quantize"), int, None)
-    form.gradient_checkpointing = bool(config.get("gradient_checkpointing", False))
-    form.low_ram = bool(config.get("low_ram", False))
-    form.save_every = pick(checkpoint.get("save_frequency"), int, form.save_every)
-    form.preview_every = pick(monitoring.get("generate_image_frequency"), int, 0) if isinstance(monitoring, dict) else 0
-    form.seed = pick(config.get("seed"), int, form.seed)
-    targets = (config.get("lora_layers") or {}).get("targets") or []
-    layers, rank = lora_targets.describe_targets(targets)
-    form.layers = layers
-    if rank is not None:
-        form.rank = rank
-    return form
 
 
 def parse_json(text: str) -> dict:
@@ -350,9 +363,9 @@ def compose(
     presets: list[str] | tuple[str, ...] = (),
     memory_gb: float | None = None,
     model: str | None = None,
-) -> tuple[dict, TrainForm]:
+) -> TrainPlan:
     """Defaults, then the machine's memory preset (unless one is named), then the named presets in order."""
-    config, form = default_config(), TrainForm(dataset=dataset, trigger=trigger)
+    plan = TrainPlan(dataset=dataset, trigger=trigger, raw=default_config())
     images = len(dataset_images(workspace.dataset_images_dir(dataset))) if dataset else 0
     chosen = [get_preset(name, workspace) for name in presets]
     if model == "selftest" and not any(p.name == "selftest" for p in chosen):
@@ -360,7 +373,7 @@ def compose(
     if not any(p.kind == "memory" for p in chosen) and not any(p.name == "selftest" for p in chosen):
         chosen.insert(0, memory_preset_for(memory_gb if memory_gb is not None else machine_memory_gb()))
     for preset in chosen:
-        config, form = apply_preset(config, form, preset, image_count=images or None)
+        plan = apply_preset(plan, preset, image_count=images or None)
     if model:
-        form.model = model
-    return config, form
+        plan.model = model
+    return plan

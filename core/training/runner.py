@@ -26,6 +26,7 @@ from core.training import checks as train_checks
 from core.training import config as train_config
 from core.errors import AppError, NotFound
 from core.runs.paths import RunPaths, run_paths
+from core.runs.record import RunRecord
 from core.settings import PROJECT_ROOT, Settings
 from core.workspace import Workspace
 
@@ -71,18 +72,18 @@ def status(workspace: Workspace, run_id: str) -> RunStatus:
     return _status_of(paths, run_state.reconcile(paths))
 
 
-def _status_of(paths: RunPaths, record: dict) -> RunStatus:
+def _status_of(paths: RunPaths, record: RunRecord) -> RunStatus:
     line = run_events.timeline(run_events.read_all(paths))
     checkpoints = [step for step, _ in run_state.valid_checkpoints(paths)]
-    state = record.get("status", "unknown")
-    total = line.total or int(record.get("total_steps") or 0)
+    state = record.status or "unknown"
+    total = line.total or record.total_steps
     return RunStatus(
         run_id=paths.run_id,
         status=state,
-        message=record.get("status_message", ""),
-        dataset=record.get("dataset", ""),
-        model=record.get("model", ""),
-        trigger=record.get("trigger", ""),
+        message=record.status_message,
+        dataset=record.dataset,
+        model=record.model,
+        trigger=record.trigger,
         step=line.step,
         total=total,
         final_loss=line.losses[-1] if line.losses else None,
@@ -91,7 +92,7 @@ def _status_of(paths: RunPaths, record: dict) -> RunStatus:
         checkpoints=checkpoints,
         previews=line.previews,
         errors=line.errors,
-        created_at=record.get("created_at"),
+        created_at=record.created_at,
         resumable=state in ("stopped", "interrupted", "failed") and bool(checkpoints),
     )
 
@@ -116,7 +117,7 @@ def measured_seconds_per_step(workspace: Workspace, model: str, resolution: int 
     found = []
     for run in list_runs(workspace)[:20]:
         record = run_paths(workspace, run.run_id).read_record()
-        if run.model == model and record.get("max_resolution") == resolution and run.seconds_per_step:
+        if run.model == model and record.max_resolution == resolution and run.seconds_per_step:
             found.append(run.seconds_per_step)
     return found
 
@@ -137,20 +138,19 @@ def dataset_fingerprint(images_dir: Path) -> dict:
 def start(
     workspace: Workspace,
     settings: Settings,
-    config: dict,
-    form: train_config.TrainForm,
+    plan: train_config.TrainPlan,
     *,
     queue: bool = False,
 ) -> RunStatus:
-    """Check the config, create the run folder and start its worker (queued behind running ones when `queue`)."""
+    """Check the plan, create the run folder and start its worker (queued behind running ones when `queue`)."""
     workspace.ensure()
     run_state.reconcile_all(workspace)
-    config = train_config.apply_form(config, form, workspace, settings.cache_dir)
-    if form.model == "selftest":
+    config = plan.config(workspace, settings.cache_dir)
+    if plan.model == "selftest":
         from core.models import selftest_model
 
         selftest_model.ensure(settings.cache_dir)
-    validation = train_checks.validate(config, form, workspace)
+    validation = train_checks.validate(plan, workspace, cache_dir=settings.cache_dir)
     if validation.errors:
         more = f" ({len(validation.errors) - 1} more problem(s) in the check.)" if len(validation.errors) > 1 else ""
         raise TrainingError(validation.errors[0] + more, "Fix it and press Start again; nothing was started.")
@@ -160,10 +160,10 @@ def start(
             f"A training is already running ({busy[0].run_id}, {busy[0].status}).",
             "Wait for it, stop it, or use 'Add to queue' to run this one after it.",
         )
-    images_dir = workspace.dataset_images_dir(form.dataset)
-    if form.preview_prompts:
-        preview_prompts.write(images_dir, form.preview_prompts, workspace.trash_dir)
-    paths = run_paths(workspace, workspace.new_run_id(form.dataset))
+    images_dir = workspace.dataset_images_dir(plan.dataset)
+    if plan.preview_prompts:
+        preview_prompts.write(images_dir, plan.preview_prompts, workspace.trash_dir)
+    paths = run_paths(workspace, workspace.new_run_id(plan.dataset))
     paths.root.mkdir(parents=True)
     final = copy.deepcopy(config)
     final["data"] = str(images_dir.resolve())
@@ -175,13 +175,13 @@ def start(
     storage.write_json(paths.train_json, final)
     _snapshot_captions(images_dir, paths)
     now = time.time()
-    paths.write_record({
-        "run_id": paths.run_id, "dataset": form.dataset, "model": form.model, "trigger": form.trigger,
-        "status": "queued", "status_message": "Starting.", "created_at": now, "queued_at": now,
-        "total_steps": total, "max_resolution": final.get("max_resolution"), "form": form.to_dict(),
-        "cache_dir": str(settings.cache_dir), "mflux_version": _mflux_version(),
-        "dataset_fingerprint": dataset_fingerprint(images_dir), "preview_prompts": preview_prompts.read(images_dir),
-    })
+    paths.write_record(RunRecord(
+        run_id=paths.run_id, dataset=plan.dataset, model=plan.model, trigger=plan.trigger,
+        status="queued", status_message="Starting.", created_at=now, queued_at=now,
+        total_steps=total, max_resolution=final.get("max_resolution"), form=plan.to_dict(),
+        cache_dir=str(settings.cache_dir), mflux_version=_mflux_version(),
+        dataset_fingerprint=dataset_fingerprint(images_dir), preview_prompts=preview_prompts.read(images_dir),
+    ))
     run_events.emit(paths, "status", status="queued", message="Starting.")
     _spawn(paths)
     return status(workspace, paths.run_id)
@@ -220,14 +220,14 @@ def stop(workspace: Workspace, run_id: str, *, force: bool = False, grace: float
     """Ask the worker to save a checkpoint at the next step and exit; a second Stop (or `force`) ends it at once."""
     paths = run_paths(workspace, run_id, must_exist=True)
     record = run_state.reconcile(paths)
-    current = record.get("status")
+    current = record.status
     if current not in run_state.ACTIVE:
         raise TrainingError(f"Run {run_id} is not running (it is {current}).", "Nothing to stop.")
     if force or current == "stopping":
         run_state.kill_worker(paths, record)
         paths.stop_request.unlink(missing_ok=True)
         last = run_state._last_checkpoint(paths)
-        if paths.read_record().get("status") in run_state.ACTIVE:
+        if paths.read_record().status in run_state.ACTIVE:
             run_state.set_status(paths, "stopped", run_state._stopped_message(last, forced=True), step=last, forced=True)
         return status(workspace, run_id)
     storage.write_text(paths.stop_request, f"{time.time()}\n")
@@ -248,7 +248,7 @@ def wait(workspace: Workspace, run_id: str, timeout: float | None = None, poll: 
             for event in events:
                 on_event(event)
         record = run_state.reconcile(paths)
-        if record.get("status") not in run_state.ACTIVE:
+        if record.status not in run_state.ACTIVE:
             events, offset = run_events.read(paths, offset)
             if on_event is not None:
                 for event in events:
@@ -263,7 +263,7 @@ def resume(workspace: Workspace, run_id: str, *, step: int | None = None, queue:
     """Continue a stopped, interrupted or failed run from a checkpoint (the latest, or `step`), same step count."""
     paths = run_paths(workspace, run_id, must_exist=True)
     record = run_state.reconcile(paths)
-    current = record.get("status")
+    current = record.status
     if current in run_state.ACTIVE:
         raise TrainingError(f"Run {run_id} is still {current}.", "Stop it first, or wait for it to finish.")
     for step_number, zip_path in paths.checkpoint_zips():  # cut by a kill during a save: set aside
@@ -275,7 +275,7 @@ def resume(workspace: Workspace, run_id: str, *, step: int | None = None, queue:
     chosen = max(zips) if step is None else step
     if chosen not in zips:
         raise NotFound(f"Run {run_id} has no checkpoint at step {step}.", f"Checkpoints: {', '.join(map(str, sorted(zips)))}.")
-    total = int(record.get("total_steps") or 0)
+    total = record.total_steps
     if current == "completed" and chosen >= total:
         raise TrainingError(f"Run {run_id} already finished all {total} steps.", "Pick an earlier checkpoint, or re-run with more epochs.")
     busy = active_runs(workspace)
@@ -291,25 +291,25 @@ def resume(workspace: Workspace, run_id: str, *, step: int | None = None, queue:
     paths.stop_request.unlink(missing_ok=True)
     now = time.time()
     paths.update_record(resume_from=str(zips[chosen].resolve()), resume_step=chosen, queued_at=now, stop_requested_at=None,
-                        error=None, resumes=int(record.get("resumes") or 0) + 1)
+                        error=None, resumes=record.resumes + 1)
     run_state.set_status(paths, "queued", f"Resuming from step {chosen}.")
     _spawn(paths)
     return status(workspace, run_id)
 
 
-def load_run_config(workspace: Workspace, run_id: str) -> tuple[dict, train_config.TrainForm]:
-    """A run's exact config and form, to re-run with changes (paths are reset for the new run)."""
+def load_run_config(workspace: Workspace, run_id: str) -> train_config.TrainPlan:
+    """A run's plan, its raw the run's exact train.json, to re-run with changes (paths are reset for the new run)."""
     paths = run_paths(workspace, run_id, must_exist=True)
     config = storage.read_json(paths.train_json)
     if not isinstance(config, dict):
         raise TrainingError(f"Run {run_id} has no readable train.json.", "Start from a preset instead.")
     record = paths.read_record()
-    form = train_config.TrainForm.from_dict(record.get("form") or {})
-    form = train_config.form_from_config(config, form.dataset or record.get("dataset", ""), form.trigger or record.get("trigger", ""),
-                                         record.get("preview_prompts") or form.preview_prompts)
-    form.model = record.get("model") or form.model
+    saved = train_config.TrainPlan.from_dict(record.form)
     config.setdefault("checkpoint", {})["output_path"] = train_config.PLACEHOLDER
-    return config, form
+    plan = train_config.TrainPlan.from_config(config, saved.dataset or record.dataset, saved.trigger or record.trigger,
+                                              record.preview_prompts or saved.preview_prompts)
+    plan.model = record.model or plan.model
+    return plan
 
 
 def train_json_of(workspace: Workspace, run_id: str) -> dict | None:

@@ -28,6 +28,7 @@ from core.errors import TrainingDataChanged, TrainingDiskFull, TrainingFailed, T
 from core.runs import events as run_events
 from core.runs import state as run_state
 from core.runs.paths import RunPaths
+from core.runs.record import RunRecord
 from core.workspace import Workspace
 
 log = logging.getLogger("core.training.worker")
@@ -148,11 +149,11 @@ def install_hooks(paths: RunPaths) -> None:
     TrainingTrainer._generate_previews_with_optimizer_offload = staticmethod(previews)
 
 
-def wait_turn(paths: RunPaths, workspace: Workspace, record: dict):
+def wait_turn(paths: RunPaths, workspace: Workspace, record: RunRecord):
     """Wait until no earlier queued run is waiting and the heavy slot is free; returns the held slot's context."""
     from core import jobs
 
-    queued_at = record.get("queued_at") or 0
+    queued_at = record.queued_at or 0
     said = None
     while True:
         if paths.stop_request.exists():
@@ -181,8 +182,8 @@ def wait_turn(paths: RunPaths, workspace: Workspace, record: dict):
 def _waiting_before(other: RunPaths, queued_at: float) -> bool:
     record = other.read_record()
     return (
-        record.get("status") == "queued"
-        and (record.get("queued_at") or 0) < queued_at
+        record.status == "queued"
+        and (record.queued_at or 0) < queued_at
         and run_state.is_live(other, record)
     )
 
@@ -223,8 +224,8 @@ def run(run_dir: Path) -> int:
             paths.stop_request.unlink(missing_ok=True)
             run_state.set_status(paths, "stopped", "Stopped before it started; nothing was trained.")
             return 0
-        resume_from = record.get("resume_from")
-        start_step = record.get("resume_step") or 0
+        resume_from = record.resume_from
+        start_step = record.resume_step or 0
         run_state.set_status(
             paths, "running", f"Resuming from step {start_step}." if resume_from else "Loading the model.",
             started_at=time.time(), **({"resumed_from": start_step} if resume_from else {}),
@@ -232,8 +233,8 @@ def run(run_dir: Path) -> int:
         from core.models import base as models
         from core.settings import load_settings
 
-        model = models.resolve(record.get("model", "flux2-klein-base-4b"), for_training=True)
-        models.prepare(model, Path(record.get("cache_dir") or load_settings(export=False).cache_dir))
+        model = models.resolve(record.model or "flux2-klein-base-4b", for_training=True)
+        models.prepare(model, Path(record.cache_dir or load_settings(export=False).cache_dir))
         install_hooks(paths)
         from mflux.models.common.training.runner import TrainingRunner
         from mflux.utils.exceptions import StopTrainingException

@@ -8,6 +8,7 @@ from pathlib import Path
 from PIL import PngImagePlugin
 
 from core.runs.paths import RunPaths, run_paths
+from core.runs.record import RunRecord
 from core.settings import register_secret
 from tests.support.adapters import write_adapter
 from tests.support.images import character_image
@@ -28,7 +29,7 @@ def make_run(workspace, run_id: str = "20261127-mira", *, trigger: str = "mira",
     """A run folder with a record, a train.json full of local paths, an adapter and samples carrying metadata."""
     paths = run_paths(workspace, run_id)
     paths.root.mkdir(parents=True, exist_ok=True)
-    paths.write_record({"dataset": "mira", "trigger": trigger, "status": "completed"})
+    paths.write_record(RunRecord(dataset="mira", trigger=trigger, status="completed"))
     home = str(Path.home())
     paths.train_json.write_text(
         '{"model": "flux2-klein-base-4b", "seed": 42, "steps": 4, '

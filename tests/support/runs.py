@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core import storage
 from core.runs.paths import RunPaths, run_paths
+from core.runs.record import RunRecord
 from tests.support.images import write_mflux_dataset
 
 TRIGGER = "mira"
@@ -71,10 +72,10 @@ def train_selftest_run(workspace, model_dir: Path, *, run_id: str = "20261127-03
     (data_dir / "preview_01.txt").write_text(f"{TRIGGER}, portrait", encoding="utf-8")
     config = train_config(model_dir, data_dir, paths.mflux_dir, images=images, save_every=save_every)
     storage.write_json(paths.train_json, config)
-    paths.write_record({
+    paths.write_record(RunRecord.from_dict({
         "run_id": run_id, "dataset": dataset, "model": "selftest", "trigger": TRIGGER, "status": "running",
         "iterations": images, "started_at": time.time(),
-    })
+    }))
     selftest_model.use_selftest_geometry()
     from mflux.models.common.training.runner import TrainingRunner
 
