@@ -34,7 +34,7 @@ def test_the_chosen_checkpoint_goes_to_the_hub_and_runware(run_copy, workspace, 
 
     request = publishing.PublishRequest(run_copy.run_id, air="story:mira")
     events = list(publishing.publish(settings, request))
-    version = events[-1].payload["version"]
+    version = events[-1].result
     assert version["repo_id"] == "alice/mira-flux2-klein-lora" and version["step"] == picked.step
     body = httpx.get(version["url"]).content  # a public repo: no token needed, as for Runware
     assert hashlib.sha256(body).hexdigest() == picked.sha256 == version["sha256"]

@@ -27,7 +27,7 @@ def hub():
 
 def run_publish(settings, request):
     events = list(publishing.publish(settings, request))
-    return events, events[-1].payload["version"]
+    return events, events[-1].result
 
 
 def request_for(adapter, samples, **kw):

@@ -29,7 +29,7 @@ def publish_all(settings, adapter, samples, **kw):
     request = publishing.PublishRequest("20261127-mira", repo_id="mira-lora", adapter=adapter, samples=samples,
                                         strength=0.85, **kw)
     events = list(publishing.publish(settings, request))
-    return events, events[-1].payload["version"]
+    return events, events[-1].result
 
 
 def test_publish_registers_the_pinned_file_and_waits_until_ready(live, workspace, hub, fake_runware):
@@ -95,7 +95,7 @@ def test_without_an_air_the_hub_part_is_kept_and_the_message_says_what_to_type(l
     assert publishing.read_record(paths)["versions"][0]["hub_status"] == "committed"
     assert fake_runware.tasks("modelUpload") == []
     events = list(publishing.register_latest(live, "20261127-mira", "mysource:mira"))
-    assert events[-1].payload["version"]["runware_status"] == "ready"
+    assert events[-1].result["runware_status"] == "ready"
 
 
 def test_an_unresolvable_architecture_refuses_to_register(live, workspace, hub, fake_runware):

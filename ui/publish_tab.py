@@ -196,10 +196,10 @@ def build(ctx: UIContext) -> None:
         with STOPS.job("publish") as cancel:
             try:
                 for event in publish(ctx.settings, request, cancel):
-                    lines.append(f"{'✅' if event.payload.get('stage') == 'done' else '•'} {event.message}")
+                    lines.append(f"{'✅' if event.result is not None else '•'} {event.message}")
                     yield "\n\n".join(lines), gr.update(), gr.update()
-                    if event.payload.get("stage") == "done":
-                        outcome = _result_text(event.payload["version"])
+                    if event.result is not None:
+                        outcome = _result_text(event.result)
             except Cancelled:
                 lines.append("⏹ Stopped. Nothing is lost: press Publish again to continue where it stopped.")
             except Exception as error:

@@ -64,7 +64,7 @@ def _follow(context: Context, events) -> Outcome:
     for event in events:
         context.progress(event)
         last = event
-    version = last.payload.get("version", {}) if last else {}
+    version = (last.result if last else None) or {}
     ok = version.get("runware_status") not in ("failed", "pending")
     return Outcome({"version": version, "message": last.message if last else ""}, last.message if last else "", ok=ok)
 

@@ -1,7 +1,7 @@
 """Publishing a chosen checkpoint: one Hub commit, then a Runware model waited until ready.
 
     for event in publish(settings, PublishRequest(run_id, repo_id="alice/mira-lora"), cancel):
-        print(event.message)                      # the last event's payload holds the version record
+        print(event.message)                      # the last event's result is the version record
 
 Stages: check the token -> build the allowlisted files -> create/find the repo -> one commit (none when nothing
 changed) -> record -> register on Runware (public repos only) -> record. Every stage is written to the run's
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Iterator
 
 from core import storage
+from core.checkpoints import store as checkpoints
+from core.dataset.images import list_images
 from core.models import adapters
 from core.publishing import hub
 from core.publishing import model_card
@@ -31,7 +33,6 @@ from core.workspace import Workspace, workspace_from
 
 STAGES = 7
 PUBLIC_ONLY = "Runware can only download from a PUBLIC Hub repo"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 class PublishError(AppError):
@@ -81,18 +82,9 @@ def chosen(paths: RunPaths, request: PublishRequest | None = None) -> Chosen:
         if not adapter.is_file():
             raise NotFound(f"The adapter file {adapter} does not exist.", "Give the path of a .safetensors adapter.")
         return Chosen(adapter, adapters.sha256(adapter), None, 1.0 if strength is None else strength, trigger)
-    picked = None
-    try:
-        from core.checkpoints import store as checkpoints
-    except ImportError:
-        checkpoints = None
-    if checkpoints is not None and request and request.step is not None:
+    if request and request.step is not None:
         checkpoints.choose(workspace_from_paths(paths), paths.run_id, request.step, 1.0 if strength is None else strength)
-    elif request and request.step is not None:
-        raise PublishError("Choosing a checkpoint by step needs the Checkpoints module, which this build lacks.",
-                           "Pass --adapter PATH to publish an exported adapter instead.")
-    if checkpoints is not None:
-        picked = checkpoints.read_chosen(paths)
+    picked = checkpoints.read_chosen(paths)
     if picked is None:
         raise PublishError(f"No checkpoint of run {paths.run_id} is chosen for publishing yet.",
                            "Pick one in the Checkpoints tab (Choose for publishing), then publish again.")
@@ -125,8 +117,7 @@ def sample_candidates(workspace: Workspace, paths: RunPaths, limit: int = 40) ->
     found = []
     for folder in (paths.root, workspace.generations_dir):
         if folder.is_dir():
-            found += [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                      and "trash" not in p.parts]
+            found += [p for p in list_images(folder, recursive=True) if "trash" not in p.parts]
     found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     return found[:limit]
 
@@ -300,7 +291,7 @@ def publish(settings: Settings, request: PublishRequest, cancel: Cancellation | 
     yield from _register(settings, workspace, paths, request, entry, pick, cancel)
     entry["finished"] = _now()
     _save_version(paths, entry)
-    yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done", "version": entry})
+    yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done"}, entry)
 
 
 def _commit_message(pick: Chosen, entry: dict) -> str:
@@ -351,7 +342,7 @@ def register_latest(settings: Settings, run_id: str, air: str | None, repo_id: s
     yield from _register(settings, workspace, paths, request, entry, pick, cancel)
     entry["finished"] = _now()
     _save_version(paths, entry)
-    yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done", "version": entry})
+    yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done"}, entry)
 
 
 def newest_air(paths: RunPaths) -> str | None:
