@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import platform
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import psutil
 
 from core import constants, storage
 from core.settings import Settings
@@ -75,19 +76,22 @@ def chip_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def memory_bytes() -> int:
-    """Total physical (on Apple Silicon: unified) memory."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        pass
-    if sys.platform == "darwin":
-        try:
-            out = subprocess.run(["sysctl", "-n", "hw.memsize"], capture_output=True, text=True, timeout=5)
-            return int(out.stdout.strip())
-        except (OSError, ValueError, subprocess.SubprocessError):
-            pass
-    return 0
+@dataclass(frozen=True)
+class Memory:
+    """The machine's physical memory (on Apple Silicon: the unified memory), in bytes."""
+
+    total: int
+    available: int  # what new work can take right now without swapping
+
+    @property
+    def available_share(self) -> float:
+        return self.available / self.total if self.total else 0.0
+
+
+def memory() -> Memory:
+    """The memory probe (psutil), for the header, the memory presets and the VAE decode mode."""
+    probe = psutil.virtual_memory()
+    return Memory(total=int(probe.total), available=int(probe.available))
 
 
 def mlx_status() -> tuple[str | None, str, str]:
@@ -122,7 +126,7 @@ def weights_in_cache(repo: str) -> bool:
 def diagnose(settings: Settings) -> Diagnosis:
     mlx_version, backend, device = mlx_status()
     free = storage.free_bytes(settings.workspace)
-    mem = memory_bytes()
+    mem = memory().total
     diagnosis = Diagnosis(
         python=platform.python_version(),
         platform=f"{platform.system()} {platform.release()}",

@@ -87,13 +87,14 @@ def app_workspace(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app_url(app_workspace, cache_dir, selftest_model_dir):
-    """The real app, launched once per session on a free loopback port."""
+def app_url(app_workspace, cache_dir, selftest_model_dir, likeness_model_dir):
+    """The real app, launched once per session on a free loopback port (likeness with the tiny DINOv2)."""
     from core.settings import load_settings
 
     settings = load_settings(
         env_file=None,
-        environ={"WORKSPACE_DIR": str(app_workspace), "APP_CACHE_DIR": str(cache_dir), "APP_PORT": str(free_port())},
+        environ={"WORKSPACE_DIR": str(app_workspace), "APP_CACHE_DIR": str(cache_dir), "APP_PORT": str(free_port()),
+                 "LIKENESS_MODEL": str(likeness_model_dir)},
     )
     with running_app(settings) as url:
         yield url
@@ -157,9 +158,7 @@ def run_copy(trained_run, workspace):
 
 @pytest.fixture(scope="session")
 def likeness_model_dir(tmp_path_factory):
-    """A tiny random DINOv2 in a folder, also set as LIKENESS_MODEL for the session."""
+    """A tiny random DINOv2 in a folder: the LIKENESS_MODEL of the settings that score likeness."""
     from core.selftest.tiny_dinov2 import build_tiny_dinov2
 
-    folder = build_tiny_dinov2(tmp_path_factory.mktemp("tiny-dinov2"))
-    os.environ["LIKENESS_MODEL"] = str(folder)
-    return folder
+    return build_tiny_dinov2(tmp_path_factory.mktemp("tiny-dinov2"))

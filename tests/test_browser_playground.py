@@ -37,7 +37,7 @@ def playground_app(tmp_path_factory, cache_dir, likeness_model_dir, trained_run)
         register_secret("RUNWARE_API_KEY", fake.api_key)
         settings = load_settings(env_file=None, environ={
             "WORKSPACE_DIR": str(root), "APP_CACHE_DIR": str(cache_dir), "APP_PORT": str(free_port()),
-            "RUNWARE_WS_URL": fake.url, "RUNWARE_API_KEY": fake.api_key})
+            "RUNWARE_WS_URL": fake.url, "RUNWARE_API_KEY": fake.api_key, "LIKENESS_MODEL": str(likeness_model_dir)})
         data = b"adapter" * 50
         registration = runware.register(settings, url=fake.host_file("a.safetensors", data),
                                         sha256=hashlib.sha256(data).hexdigest(), air="story:mira@1", name="Mira",

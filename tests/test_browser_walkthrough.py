@@ -39,7 +39,8 @@ def walk_app(tmp_path_factory, cache_dir, selftest_model_dir, likeness_model_dir
     root = tmp_path_factory.mktemp("walk-workspace")
     settings = load_settings(env_file=None, export=False, environ={
         "WORKSPACE_DIR": str(root), "APP_CACHE_DIR": str(cache_dir), "APP_PORT": str(free_port()),
-        "HF_TOKEN": HF_TOKEN, "HF_ENDPOINT": hub.url, "RUNWARE_API_KEY": RUNWARE_KEY, "RUNWARE_WS_URL": runware.url})
+        "HF_TOKEN": HF_TOKEN, "HF_ENDPOINT": hub.url, "RUNWARE_API_KEY": RUNWARE_KEY, "RUNWARE_WS_URL": runware.url,
+        "LIKENESS_MODEL": str(likeness_model_dir)})
     try:
         with running_app(settings) as url:
             yield url, Workspace(root), hub, runware

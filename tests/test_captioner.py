@@ -29,7 +29,7 @@ def dataset(workspace):
 
 def test_batch_puts_the_trigger_first_skips_existing_and_survives_a_bad_image(workspace, dataset, tiny_florence):
     events = list(captioner.auto_caption(workspace, datasets.open_dataset(workspace, "mira"), CaptionOptions(model=str(tiny_florence), trigger="mira", max_new_tokens=8, num_beams=1)))
-    result = events[-1].payload["result"]
+    result = events[-1].result
     assert result.captioned == ["img0", "img2"] and result.skipped == ["img1"]
     assert [stem for stem, _ in result.failed] == ["img3"] and "img3.png could not be captioned" in result.failed[0][1]
     assert result.device == "cpu"
@@ -60,7 +60,7 @@ def test_stop_keeps_what_was_captioned(workspace, dataset, tiny_florence):
         if event.payload.get("phase") == "caption":
             done.append(event.payload["stem"])
             cancel.request()
-    result = event.payload["result"]
+    result = event.result
     assert result.cancelled and result.captioned == ["img0"] and done == ["img0"]
     assert captions.read(dataset, "img0") != "" and captions.read(dataset, "img2") == ""
 
@@ -98,4 +98,4 @@ def test_first_use_downloads_the_model_with_progress(workspace, dataset, tiny_fl
     downloads = [e for e in events if e.payload.get("phase") == "download"]
     assert downloads and downloads[-1].payload["bytes"] == downloads[-1].payload["total"] > 100_000
     assert "MB (first use only)" in downloads[-1].message
-    assert events[-1].payload["result"].captioned == ["img0"]
+    assert events[-1].result.captioned == ["img0"]

@@ -6,7 +6,8 @@ from PIL import Image
 from core.checkpoints import compare
 from core.generation import local as generation
 from core.checkpoints import likeness
-from core.progress import Cancellation, Cancelled
+from core.dataset.preview_prompts import load_test_prompts
+from core.progress import Cancellation, Cancelled, drain
 
 pytestmark = pytest.mark.slow  # a trained run, and mflux renders every cell
 
@@ -32,7 +33,7 @@ def test_grid_fills_cell_by_cell_then_comes_from_the_cache(run_copy, workspace, 
     events = list(compare.run_grid(workspace, spec(run_copy.run_id), settings=settings))
     cells = [e.payload["cell"] for e in events if "cell" in e.payload]
     assert len(cells) == 2 + 2 * 2 * 2 and [e.step for e in events if "cell" in e.payload] == list(range(1, 11))
-    grid = events[-1].payload["grid"]
+    grid = events[-1].result
     assert grid.rows == ["base", "2", "3"]
     changes = delta(before)
     assert changes["images"] == 10 and changes["model_loads"] == 1
@@ -69,23 +70,22 @@ def test_stop_keeps_the_finished_cells(run_copy, workspace, settings):
 
 
 def test_prompts_file_fills_the_trigger_and_bad_specs_are_refused(run_copy, workspace, tmp_path):
-    prompts = compare.load_prompts(trigger="mira")
+    prompts = load_test_prompts(trigger="mira")
     assert len(prompts) >= 2 and all(p.startswith("mira") for p in prompts) and not any("{trigger}" in p for p in prompts)
     text = tmp_path / "p.txt"
     text.write_text("{trigger} on a boat\n\n{trigger} in snow\n")
-    assert compare.load_prompts(text, "kim") == ["kim on a boat", "kim in snow"]
+    assert load_test_prompts(text, "kim") == ["kim on a boat", "kim in snow"]
     with pytest.raises(Exception, match="no checkpoint at step 40"):
         list(compare.run_grid(workspace, spec(run_copy.run_id, steps=[40])))
 
 
 def test_likeness_ranks_cells_and_checkpoints(run_copy, workspace, settings, likeness_model_dir):
-    grid = None
-    for event in compare.run_grid(workspace, spec(run_copy.run_id, prompts=["mira"], strengths=[1.0]), settings=settings):
-        grid = event.payload.get("grid", grid)
+    grid = drain(compare.run_grid(workspace, spec(run_copy.run_id, prompts=["mira"], strengths=[1.0]), settings=settings))
     dataset = likeness.dataset_images_of_run(workspace, run_copy)
     assert len(dataset) == 3
-    assert likeness.score([dataset[0]], [dataset[0]]) == [pytest.approx(1.0, abs=1e-3)]
-    per_cell, ranking = likeness.rank(grid, dataset)
+    model = str(likeness_model_dir)
+    assert likeness.score([dataset[0]], [dataset[0]], model=model) == [pytest.approx(1.0, abs=1e-3)]
+    per_cell, ranking = likeness.rank(grid, dataset, model=model)
     assert set(per_cell) == {c.key for c in grid.cells}
     assert all(-1.0 <= v <= 1.0 for v in per_cell.values())
     assert sorted(r.row for r in ranking) == ["2", "3", "base"]

@@ -44,7 +44,7 @@ def test_a_batch_reports_every_step_and_stop_ends_it(workspace, settings):
     events = list(generation.run(workspace, request(count=2, seed=7), settings=settings))
     steps = [e.step for e in events]
     assert steps == sorted(steps) and events[-1].step == events[-1].total == 4
-    images = [e.payload["image"] for e in events if "image" in e.payload]
+    images = [e.result for e in events if e.result is not None]
     assert [i.settings["seed"] for i in images] == [7, 8]
     assert any("step 2/2" in e.message for e in events)
     cancel = Cancellation()
@@ -54,7 +54,7 @@ def test_a_batch_reports_every_step_and_stop_ends_it(workspace, settings):
             seen.append(event)
             if "step 1/2" in event.message:
                 cancel.request()
-    assert not any("image" in e.payload for e in seen)
+    assert not any(e.result is not None for e in seen)
     assert len(generation.history(workspace)) == 2
 
 

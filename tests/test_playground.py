@@ -33,9 +33,12 @@ def published_run(run_copy, workspace, runware_settings, fake_runware):
 @pytest.mark.slow
 def test_pairs_fill_in_with_scores_and_failures_stay_per_item(published_run, runware_settings, fake_runware,
                                                                likeness_model_dir):
+    from dataclasses import replace
+
+    settings = replace(runware_settings, likeness_model=str(likeness_model_dir))
     fake_runware.prompt_faults = {"[nocredit]": "no_credit"}
     events = []
-    runner = playground.compare_stages(runware_settings, published_run.run_id, prompts=PROMPTS, width=128,
+    runner = playground.compare_stages(settings, published_run.run_id, prompts=PROMPTS, width=128,
                                        height=128, seed=5, concurrency=2)
     while True:
         try:
@@ -55,7 +58,7 @@ def test_pairs_fill_in_with_scores_and_failures_stay_per_item(published_run, run
     assert {t["lora"][0]["model"] for t in sent} == {"story:mira@1"} and {t["seed"] for t in sent} == {5}
     assert {(t["steps"], t["CFGScale"]) for t in sent} == {(2, 4.0)}  # the local model's defaults, on both sides
     pair_events = [e for e in events if "pair" in e.payload]
-    assert len(pair_events) == 4 and events[-1].step == events[-1].total
+    assert len(pair_events) == 4 and events[-1].step == events[-1].total and events[-1].result is report
     # Saved and reopened
     data = json.loads((report.folder / "report.json").read_text())
     assert data["counts"] == {"prompts": 2, "runware_done": 1, "runware_failed": 1, "local_done": 2, "local_failed": 0}
@@ -68,7 +71,7 @@ def test_pairs_fill_in_with_scores_and_failures_stay_per_item(published_run, run
     import shutil
 
     shutil.rmtree(published_run.root / "playground" / "local-cache")
-    second = playground.compare(runware_settings, published_run.run_id, prompts=PROMPTS[:1], width=128, height=128,
+    second = playground.compare(settings, published_run.run_id, prompts=PROMPTS[:1], width=128, height=128,
                                 seed=5)
     assert second.pairs[0].local_cached and second.pairs[0].local_image
     assert [r.name for r in list_reports(published_run)] == [second.name, report.name]
@@ -81,13 +84,37 @@ def test_a_run_without_an_air_is_refused_with_a_sentence(run_copy, runware_setti
     assert caught.value.lora and "Publish" in str(caught.value)
 
 
-def test_prompts_file_formats(tmp_path):
-    for content in (["a {trigger}"], {"prompts": ["a {trigger}"]}, [{"prompt": "a {trigger}"}]):
-        write_json(tmp_path / "p.json", content)
-        assert playground.load_prompts(tmp_path / "p.json") == ["a {trigger}"]
-    assert all("{trigger}" in p for p in playground.load_prompts())
-    assert playground.with_trigger("{trigger}, a portrait", "mira") == "mira, a portrait"
-    assert playground.with_trigger("{trigger}, a portrait", "") == "a portrait"
+def test_likeness_model_set_only_in_dot_env_scores_the_pairs(workspace, fake_runware, tmp_path, monkeypatch):
+    """LIKENESS_MODEL written in .env (not in the environment) is the model the Playground scores likeness with."""
+    from core.checkpoints import likeness
+    from core.runs.paths import run_paths
+    from core.selftest.tiny_dinov2 import build_tiny_dinov2
+    from core.settings import load_settings, register_secret
+    from tests.support.images import write_mflux_dataset
+
+    monkeypatch.delenv("LIKENESS_MODEL", raising=False)
+    model_dir = build_tiny_dinov2(tmp_path / "dinov2-from-dotenv")
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"LIKENESS_MODEL={model_dir}\n")
+    register_secret("RUNWARE_API_KEY", fake_runware.api_key)
+    settings = load_settings(env_file=env_file, environ={
+        "WORKSPACE_DIR": str(workspace.root), "APP_CACHE_DIR": str(tmp_path / "cache"),
+        "RUNWARE_WS_URL": fake_runware.url, "RUNWARE_API_KEY": fake_runware.api_key})
+    assert settings.likeness_model == str(model_dir)
+    write_mflux_dataset(workspace.dataset_images_dir("mira"), count=3)
+    paths = run_paths(workspace, "20261127-060000-mira")
+    paths.write_record({"run_id": paths.run_id, "dataset": "mira", "model": "selftest", "trigger": "mira"})
+    write_json(paths.publish_json, {"versions": [{"id": "alice/mira@1", "repo_id": "alice/mira", "air": "story:env@1",
+                                                  "runware_status": "ready"}]})
+    runware.register(settings, url=fake_runware.host_file("e", b"e"), air="story:env@1", name="E", version="1",
+                     trigger_words="", default_weight=1, sha256=__import__("hashlib").sha256(b"e").hexdigest())
+    report = playground.compare(settings, paths.run_id, prompts=["{trigger}, a portrait"], width=128, height=128,
+                                local=False)
+    pair = report.pairs[0]
+    assert report.status == "completed" and pair.cloud_image
+    dataset = likeness.dataset_images_of_run(workspace, paths)
+    expected = likeness.score([report.folder / pair.cloud_image], dataset, model=str(model_dir))[0]
+    assert pair.likeness_cloud == pytest.approx(expected, abs=1e-4)
 
 
 def test_stop_keeps_a_readable_report(workspace, runware_settings, fake_runware):

@@ -1,3 +1,5 @@
+import pytest
+
 from core.dataset import preview_prompts
 
 
@@ -19,3 +21,27 @@ def test_unchanged_prompts_write_nothing(workspace):
     preview_prompts.write(images, ["a", "b"], workspace.trash_dir)
     preview_prompts.write(images, ["a", "b"], workspace.trash_dir)
     assert not any(workspace.trash_dir.rglob("*.txt"))
+
+
+def test_test_prompts_in_every_file_format_with_the_trigger_filled_or_kept(tmp_path):
+    from core.errors import AppError
+    from core.storage import write_json
+
+    for content in (["a {trigger}"], {"prompts": ["a {trigger}"]}, [{"prompt": "a {trigger}"}]):
+        write_json(tmp_path / "p.json", content)
+        assert preview_prompts.load_test_prompts(tmp_path / "p.json") == ["a {trigger}"]
+        assert preview_prompts.load_test_prompts(tmp_path / "p.json", "mira") == ["a mira"]
+    (tmp_path / "p.txt").write_text("{trigger}, on a boat\n\n  {trigger} in snow  \n")
+    assert preview_prompts.load_test_prompts(tmp_path / "p.txt", "kim") == ["kim, on a boat", "kim in snow"]
+    assert preview_prompts.load_test_prompts(tmp_path / "p.txt", "") == ["on a boat", "in snow"]
+    shipped = preview_prompts.load_test_prompts()
+    assert len(shipped) >= 2 and all("{trigger}" in p for p in shipped)
+    assert preview_prompts.with_trigger("{trigger}, a portrait", "mira") == "mira, a portrait"
+    assert preview_prompts.with_trigger("{trigger}, a portrait", None) == "a portrait"
+    (tmp_path / "bad.json").write_text("[not json")
+    for broken, said in ((tmp_path / "bad.json", "not valid JSON"), (tmp_path / "missing.json", "cannot be read"),
+                         (tmp_path / "empty.txt", "No prompts")):
+        if broken.name == "empty.txt":
+            broken.write_text("\n \n")
+        with pytest.raises(AppError, match=said):
+            preview_prompts.load_test_prompts(broken)

@@ -34,17 +34,17 @@ def test_the_chosen_checkpoint_goes_to_the_hub_and_runware(run_copy, workspace, 
 
     request = publishing.PublishRequest(run_copy.run_id, air="story:mira")
     events = list(publishing.publish(settings, request))
-    version = events[-1].payload["version"]
-    assert version["repo_id"] == "alice/mira-flux2-klein-lora" and version["step"] == picked.step
-    body = httpx.get(version["url"]).content  # a public repo: no token needed, as for Runware
-    assert hashlib.sha256(body).hexdigest() == picked.sha256 == version["sha256"]
+    version = events[-1].result
+    assert version.repo_id == "alice/mira-flux2-klein-lora" and version.step == picked.step
+    body = httpx.get(version.url).content  # a public repo: no token needed, as for Runware
+    assert hashlib.sha256(body).hexdigest() == picked.sha256 == version.sha256
     upload = fake_runware.tasks("modelUpload")[-1]
     assert upload["defaultWeight"] == 1.25 and upload["uniqueIdentifier"] == picked.sha256
-    assert version["runware_status"] == "ready" and version["air"] == "story:mira@1"
-    config = json.loads(hub.files(version["repo_id"])["training_config.json"])
+    assert version.runware_status == "ready" and version.air == "story:mira@1"
+    config = json.loads(hub.files(version.repo_id)["training_config.json"])
     assert "model_path" not in config and "data" not in config and str(workspace.root) not in json.dumps(config)
     assert config["lora_layers"]["targets"][0]["rank"] == 4
-    readme = hub.files(version["repo_id"])["README.md"].decode()
+    readme = hub.files(version.repo_id)["README.md"].decode()
     for row in ("| rank | 4 |", "| optimizer | AdamW |", "| num_epochs | 1 |", "| seed | 42 |"):
         assert row in readme
 

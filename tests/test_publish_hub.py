@@ -27,7 +27,7 @@ def hub():
 
 def run_publish(settings, request):
     events = list(publishing.publish(settings, request))
-    return events, events[-1].payload["version"]
+    return events, events[-1].result
 
 
 def request_for(adapter, samples, **kw):
@@ -39,16 +39,16 @@ def test_publish_commits_only_the_allowlist_and_the_pinned_url_gives_the_same_by
     paths, adapter, samples = make_run(workspace)
     events, version = run_publish(settings, request_for(adapter, samples, repo_id="mira-lora", strength=0.8))
 
-    assert version["repo_id"] == "alice/mira-lora" and version["hub_status"] == "committed"
+    assert version.repo_id == "alice/mira-lora" and version.hub_status == "committed"
     files = hub.files("alice/mira-lora")
     assert sorted(files) == [".gitattributes", "README.md", "pytorch_lora_weights.safetensors",
                              "samples/01.png", "samples/02.png", "training_config.json"]
     assert all(any(p.fullmatch(path) for p in ALLOWLIST) for path in files if path != ".gitattributes")
     assert hub.commit_count("alice/mira-lora") == 2  # the repo's initial commit + ONE commit for the version
-    assert version["url"] == f"{hub.url}/alice/mira-lora/resolve/{version['commit']}/pytorch_lora_weights.safetensors"
+    assert version.url == f"{hub.url}/alice/mira-lora/resolve/{version.commit}/pytorch_lora_weights.safetensors"
 
-    downloaded = httpx.get(version["url"], headers={"authorization": f"Bearer {HF_TOKEN}"}).content
-    assert hashlib.sha256(downloaded).hexdigest() == hashlib.sha256(adapter.read_bytes()).hexdigest() == version["sha256"]
+    downloaded = httpx.get(version.url, headers={"authorization": f"Bearer {HF_TOKEN}"}).content
+    assert hashlib.sha256(downloaded).hexdigest() == hashlib.sha256(adapter.read_bytes()).hexdigest() == version.sha256
 
     config = json.loads(files["training_config.json"])
     assert config["steps"] == 4 and config["training_loop"]["num_epochs"] == 2
@@ -62,7 +62,7 @@ def test_publish_commits_only_the_allowlist_and_the_pinned_url_gives_the_same_by
     assert "base_model: black-forest-labs/FLUX.2-klein-base-4B" in card and "base_model_relation: adapter" in card
     assert 'instance_prompt: "mira"' in card and "url: samples/02.png" in card and "`0.8`" in card
     record = json.loads(paths.publish_json.read_text())
-    assert record["versions"][0]["commit"] == version["commit"] and record["versions"][0]["runware_status"] == "skipped"
+    assert record["versions"][0]["commit"] == version.commit and record["versions"][0]["runware_status"] == "skipped"
     assert [e.payload["stage"] for e in events][0] == "token" and "alice" in events[1].message
 
 
@@ -110,7 +110,7 @@ def test_a_server_error_on_commit_says_so_and_the_same_publish_then_completes(se
     assert failed.value.status == 500 and failed.value.repo_id == "alice/mira"
     assert publishing.read_record(paths).versions[0].hub_status == "failed"
     _, version = run_publish(settings, request_for(adapter, samples, repo_id="mira"))
-    assert version["hub_status"] == "committed" and hub.commit_count("alice/mira") == 2
+    assert version.hub_status == "committed" and hub.commit_count("alice/mira") == 2
     assert len(publishing.read_record(paths).versions) == 1
 
 
@@ -147,7 +147,7 @@ def test_each_hub_error_gives_its_sentence(settings, workspace, hub, setup, erro
         assert hub.commit_count("alice/mira") == 1  # nothing was pushed into a repo this app did not make
         _, version = run_publish(hub_settings(settings, hub), request_for(adapter, samples, repo_id="mira",
                                                                           allow_existing=True))
-        assert version["hub_status"] == "committed"
+        assert version.hub_status == "committed"
     assert failed.value.todo and "Traceback" not in str(failed.value) and token not in str(failed.value)
 
 
@@ -157,8 +157,8 @@ def test_a_private_repo_is_published_but_blocked_for_runware(settings, workspace
     request = publishing.PublishRequest("20261127-mira", adapter=adapter, samples=samples, private=True,
                                         air="mysource:mira", repo_id="mira-private")
     events, version = run_publish(settings, request)
-    assert hub.repos["alice/mira-private"]["private"] is True and version["hub_status"] == "committed"
-    assert version["runware_status"] == "blocked" and "PUBLIC" in version["runware_message"]
+    assert hub.repos["alice/mira-private"]["private"] is True and version.hub_status == "committed"
+    assert version.runware_status == "blocked" and "PUBLIC" in version.runware_message
     assert "air" not in version
     assert any(e.payload.get("status") == "blocked" for e in events)
     assert "Not registered on Runware" in events[-1].message
@@ -191,7 +191,7 @@ def test_a_hub_that_stops_answering_fails_in_bounded_time_with_a_sentence(settin
     assert type(failed.value) is HubTimeout
     assert str(failed.value).startswith("The Hub did not answer in time while trying to check your token")
     _, version = run_publish(settings, request_for(adapter, samples))  # the normal bounds again
-    assert version["hub_status"] == "committed"
+    assert version.hub_status == "committed"
 
 
 def test_an_adapter_that_is_not_safetensors_or_names_a_local_folder_is_refused(settings, workspace, hub, tmp_path):

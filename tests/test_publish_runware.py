@@ -29,7 +29,7 @@ def publish_all(settings, adapter, samples, **kw):
     request = publishing.PublishRequest("20261127-mira", repo_id="mira-lora", adapter=adapter, samples=samples,
                                         strength=0.85, **kw)
     events = list(publishing.publish(settings, request))
-    return events, events[-1].payload["version"]
+    return events, events[-1].result
 
 
 def test_publish_registers_the_pinned_file_and_waits_until_ready(live, workspace, hub, fake_runware):
@@ -39,11 +39,11 @@ def test_publish_registers_the_pinned_file_and_waits_until_ready(live, workspace
     stages = [e.payload.get("status") for e in events if e.payload.get("stage") == "runware"]
     assert stages[:7] == ["sending", "architecture", "validated", "downloaded", "optimized", "stored", "ready"]
     assert stages[7:] == ["ready"]  # the publish's own summary of the stage
-    assert version["runware_status"] == "ready" and version["air"] == "mysource:mira@1"
-    assert version["architecture"] == fake_runware.architecture and version["architecture_source"] == "runware"
+    assert version.runware_status == "ready" and version.air == "mysource:mira@1"
+    assert version.architecture == fake_runware.architecture and version.architecture_source == "runware"
     upload = fake_runware.tasks("modelUpload")[-1]
-    assert upload["downloadURL"] == version["url"] and f"/resolve/{version['commit']}/" in upload["downloadURL"]
-    assert upload["uniqueIdentifier"] == version["sha256"] and upload["defaultWeight"] == 0.85
+    assert upload["downloadURL"] == version.url and f"/resolve/{version.commit}/" in upload["downloadURL"]
+    assert upload["uniqueIdentifier"] == version.sha256 and upload["defaultWeight"] == 0.85
     assert upload["air"] == "mysource:mira@1" and upload["positiveTriggerWords"] == "mira" and upload["version"] == "1"
     assert upload["architecture"] == fake_runware.architecture  # what modelSearch reported, never a constant
     assert fake_runware.models["mysource:mira@1"].status == "ready"  # it downloaded the URL and the sha256 matched
@@ -64,7 +64,7 @@ def test_a_new_adapter_gets_the_next_version_of_the_remembered_air(live, workspa
     publish_all(live, adapter, samples, air="mysource:mira")
     _, newer, _ = make_run(workspace, run_id="20261127-mira", seed=7)  # a retrained adapter, same run
     _, version = publish_all(live, newer, samples)  # no AIR typed: remembered
-    assert version["air"] == "mysource:mira@2" and version["runware_status"] == "ready"
+    assert version.air == "mysource:mira@2" and version.runware_status == "ready"
     assert sorted(fake_runware.models) == ["mysource:mira@1", "mysource:mira@2"]
 
 
@@ -82,7 +82,7 @@ def test_a_failed_registration_is_recorded_and_the_same_publish_then_finishes(li
     fake_runware.upload_fault = None
     commits = hub.commit_count("alice/mira-lora")
     _, version = publish_all(live, adapter, samples)
-    assert version["runware_status"] == "ready" and version["air"] == "mysource:mira@1"  # the version is kept
+    assert version.runware_status == "ready" and version.air == "mysource:mira@1"  # the version is kept
     assert publishing.read_record(paths).ready_air() == "mysource:mira@1"
     assert hub.commit_count("alice/mira-lora") == commits
 
@@ -95,7 +95,7 @@ def test_without_an_air_the_hub_part_is_kept_and_the_message_says_what_to_type(l
     assert publishing.read_record(paths).versions[0].hub_status == "committed"
     assert fake_runware.tasks("modelUpload") == []
     events = list(publishing.register_latest(live, "20261127-mira", "mysource:mira"))
-    assert events[-1].payload["version"]["runware_status"] == "ready"
+    assert events[-1].result["runware_status"] == "ready"
 
 
 def test_an_unresolvable_architecture_refuses_to_register(live, workspace, hub, fake_runware):
@@ -108,8 +108,8 @@ def test_an_unresolvable_architecture_refuses_to_register(live, workspace, hub, 
     fake_runware.architectures["runware:1@1"] = "my-klein"  # a value uploads accept; the base stays unknown
     override = dataclasses.replace(live, runware_architecture="my-klein")
     _, version = publish_all(override, adapter, samples)
-    assert version["runware_status"] == "ready" and version["architecture_source"] == "override"
-    assert version["architecture"] == fake_runware.tasks("modelUpload")[-1]["architecture"] == "my-klein"
+    assert version.runware_status == "ready" and version.architecture_source == "override"
+    assert version.architecture == fake_runware.tasks("modelUpload")[-1]["architecture"] == "my-klein"
 
 
 def test_stop_while_waiting_for_runware_keeps_the_version_and_the_next_click_finishes(live, workspace, hub,
@@ -133,7 +133,7 @@ def test_stop_while_waiting_for_runware_keeps_the_version_and_the_next_click_fin
     assert "publish again" in entry.runware_message
     fake_runware.stage_delay = 0.01
     _, version = publish_all(live, adapter, samples)
-    assert version["runware_status"] == "ready" and version["air"] == "mysource:mira@1"
+    assert version.runware_status == "ready" and version.air == "mysource:mira@1"
 
 
 def test_a_private_repo_made_public_on_the_hub_is_registered_by_the_next_publish(live, workspace, hub, fake_runware):
@@ -143,5 +143,5 @@ def test_a_private_repo_made_public_on_the_hub_is_registered_by_the_next_publish
     assert blocked["runware_status"] == "blocked" and fake_runware.tasks("modelUpload") == []
     hub.repos["alice/mira-lora"]["private"] = False  # the person flips it to public on the Hub's settings page
     _, version = publish_all(live, adapter, samples, **request)
-    assert version["private"] is False and version["runware_status"] == "ready" and version["air"] == "mysource:mira@1"
+    assert version.private is False and version.runware_status == "ready" and version.air == "mysource:mira@1"
     assert hub.commit_count("alice/mira-lora") == 2

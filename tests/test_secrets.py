@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from core.progress import drain
 from tests.support.app_server import running_app
 from tests.support.env import free_port
 from core.selftest.loopback_hub import FakeHub
@@ -45,9 +46,9 @@ def publish_to(hub: FakeHub, runware):
         run.settings = replace(run.settings, hf_token=HF_SECRET, hf_endpoint=hub.url, runware_api_key=RW_SECRET,
                                runware_ws_url=runware.url)
         request = publish.PublishRequest(run.data["run_id"], repo_id="secret-lora", air="secret:mira")
-        version = list(publish.publish(run.settings, request, cancel=run.cancel))[-1].payload.get("version") or {}
-        assert version.get("runware_status") == "ready", version
-        run.data["air"] = version["air"]
+        version = drain(publish.publish(run.settings, request, cancel=run.cancel)) or {}
+        assert version.runware_status == "ready", version
+        run.data["air"] = version.air
         return "published"
     return stage
 
@@ -72,7 +73,7 @@ def test_no_secret_in_any_file_upload_task_or_log_of_a_whole_pipeline(settings, 
     try:
         stages = tuple(Stage(s.name, s.title, publish_to(hub, runware), s.needs) if s.name == "publish" else s
                        for s in STAGES)
-        report = selftest.report_of(selftest.run(base, stages=stages, keep=True))
+        report = drain(selftest.run(base, stages=stages, keep=True))
         assert report.ok, report.lines()
         root = Path(report.workspace)
         logging.getLogger("core.test").debug("pipeline done")

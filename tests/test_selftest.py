@@ -5,6 +5,7 @@ import pytest
 
 from core.selftest import runner as selftest
 from core.errors import AppError
+from core.progress import drain
 from core.selftest.runner import Stage
 from tests.support.env import cli_env, run_cli
 
@@ -39,7 +40,7 @@ def test_a_failing_stage_skips_its_dependants_only(settings):
         Stage("dependant", "Dependant", after, needs=("bad",)),
         Stage("independent", "Independent", after, needs=("good",)),
     )
-    report = selftest.report_of(selftest.run(settings, stages=stages))
+    report = drain(selftest.run(settings, stages=stages))
     assert [s.status for s in report.stages] == ["passed", "failed", "skipped", "passed"]
     assert report.stages[1].detail.startswith("The thing is broken.")
     assert "needs 'bad'" in report.stages[2].detail

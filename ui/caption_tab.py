@@ -331,8 +331,8 @@ def build(ctx: UIContext) -> None:
                                            trigger=trigger_ or dataset.trigger, endpoint=ctx.settings.hf_endpoint)
         with STOPS.job("caption") as cancel:
             for event in relay(lambda: captioner.auto_caption(ctx.workspace, dataset, options, cancel=cancel)):
-                if "result" in event.payload:
-                    yield f"✅ {event.payload['result'].summary()}", _gallery(dataset)
+                if event.result is not None:
+                    yield f"✅ {event.result.summary()}", _gallery(dataset)
                     return
                 bar = f" [{event.step}/{event.total}]" if event.total else ""
                 yield f"⏳{bar} {event.message}", gr.skip()

@@ -33,11 +33,13 @@ def _parse_floats(text: str, what: str) -> list[float]:
 
 
 def _prompts_text() -> str:
-    from core.settings import CONFIG_DIR
-    from core import storage
+    from core.dataset.preview_prompts import load_test_prompts
+    from core.errors import AppError
 
-    data = storage.read_json(CONFIG_DIR / "test_prompts.json", default={}) or {}
-    return "\n".join(data.get("prompts", [])) or DEFAULT_PROMPTS
+    try:
+        return "\n".join(load_test_prompts())
+    except AppError:
+        return DEFAULT_PROMPTS
 
 
 def build(ctx: UIContext) -> None:
@@ -178,11 +180,12 @@ def build(ctx: UIContext) -> None:
     @user_errors
     def render(run_id, prompts_text, strengths_text, seeds_text, model_key, size_text, steps_value, guidance_value):
         from core.checkpoints import compare
+        from core.dataset.preview_prompts import with_trigger
         from core.errors import AppError
 
         paths = paths_of(run_id)
         trigger = paths.read_record().trigger
-        prompt_list = [p.replace("{trigger}", trigger or "").strip(" ,") for p in str(prompts_text).splitlines() if p.strip()]
+        prompt_list = [with_trigger(p, trigger) for p in str(prompts_text).splitlines() if p.strip()]
         if not prompt_list:
             raise AppError("There are no prompts.", "Type at least one prompt.")
         try:
@@ -201,9 +204,9 @@ def build(ctx: UIContext) -> None:
                     grid = {"spec": event.payload["spec"], "rows": event.payload["rows"], "cells": []}
                 if "cell" in event.payload:
                     grid["cells"].append(event.payload["cell"].to_dict())
-                if "grid" in event.payload:
-                    grid = event.payload["grid"].to_dict()
-                message = f"⏳ {event.step}/{event.total} cells · {event.message}" if "grid" not in event.payload else \
+                if event.result is not None:
+                    grid = event.result.to_dict()
+                message = f"⏳ {event.step}/{event.total} cells · {event.message}" if event.result is None else \
                     f"✅ {event.message} in {time.perf_counter() - started:.1f} s"
                 yield message, grid, compare_grid.render(grid), gr.update(choices=spec.strengths, value=spec.strengths[0]), [0, 0], {}
 

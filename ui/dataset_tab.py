@@ -162,8 +162,8 @@ def build(ctx: UIContext) -> None:
         rows: list[list[str]] = []
         with STOPS.job("import") as cancel:
             for event in relay(lambda: import_sources(ctx.workspace, name, sources, captions_dir=caps, cancel=cancel)):
-                if "report" in event.payload:
-                    final = event.payload["report"]
+                if event.result is not None:
+                    final = event.result
                     yield f"✅ {final.summary()}", report_rows(final), gallery_items(ctx, name), None
                     return
                 if "outcome" in event.payload:

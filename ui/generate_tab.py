@@ -81,9 +81,9 @@ def build(ctx: UIContext) -> None:
         with STOPS.job("generate") as cancel:
             try:
                 for event in generation.run(ctx.workspace, request, cancel=cancel, settings=ctx.settings):
-                    if "image" in event.payload:
-                        made.append(event.payload["image"])
-                        yield f"✅ {event.message} (seed {event.payload['image'].settings['seed']})", history_items(), \
+                    if event.result is not None:
+                        made.append(event.result)
+                        yield f"✅ {event.message} (seed {event.result.settings['seed']})", history_items(), \
                             json.dumps(made[-1].settings, indent=2, ensure_ascii=False), str(made[-1].path)
                     else:
                         yield f"⏳ {event.message}", gr.update(), gr.update(), gr.update()

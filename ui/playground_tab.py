@@ -182,12 +182,9 @@ def build(ctx: UIContext) -> None:
                 strength=float(weight_value), base_air=base_air, seed=int(seed_value or 0), width=width,
                 height=height, steps=_optional(steps_value, int), guidance=_optional(cfg_value, float),
                 local=bool(local_too), concurrency=int(parallel), cancel=cancel)
-            while True:
-                try:
-                    event = next(runner)
-                except StopIteration as done:
-                    report = done.value
-                    break
+            for event in runner:
+                if event.result is not None:
+                    report = event.result
                 current = playground.load_report(event.payload["report"]) if "report" in event.payload else None
                 yield (f"{event.message} ({event.step}/{event.total})", _rows(current) if current else gr.update(),
                        gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(),

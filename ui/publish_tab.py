@@ -196,10 +196,10 @@ def build(ctx: UIContext) -> None:
         with STOPS.job("publish") as cancel:
             try:
                 for event in publish(ctx.settings, request, cancel):
-                    lines.append(f"{'✅' if event.payload.get('stage') == 'done' else '•'} {event.message}")
+                    lines.append(f"{'✅' if event.result is not None else '•'} {event.message}")
                     yield "\n\n".join(lines), gr.update(), gr.update()
-                    if event.payload.get("stage") == "done":
-                        outcome = _result_text(event.payload["version"])
+                    if event.result is not None:
+                        outcome = _result_text(event.result)
             except Cancelled:
                 lines.append("⏹ Stopped. Nothing is lost: press Publish again to continue where it stopped.")
             except Exception as error:
@@ -214,16 +214,16 @@ def build(ctx: UIContext) -> None:
     def _rows(run_id):
         return publish_overview.overview(ctx.settings, run_id).version_rows() if run_id else []
 
-    def _result_text(version: dict) -> str:
-        text = (f"### Published\n\n- Repo: [{version['repo_id']}]({version.get('repo_url', '')})\n"
-                f"- Commit: `{version['commit']}`\n- Download URL (pinned to the commit): `{version['url']}`\n")
-        status = version.get("runware_status")
+    def _result_text(version) -> str:
+        text = (f"### Published\n\n- Repo: [{version.repo_id}]({(version.repo_url or '')})\n"
+                f"- Commit: `{version.commit}`\n- Download URL (pinned to the commit): `{version.url}`\n")
+        status = version.runware_status
         if status == "ready":
-            text += f"- Runware AIR: **`{version['air']}`** (ready, architecture `{version.get('architecture')}`)\n"
+            text += f"- Runware AIR: **`{version.air}`** (ready, architecture `{version.architecture}`)\n"
         elif status == "blocked":
             text += "- Runware: not registered. **Runware can only download from a PUBLIC repo.**\n"
         elif status:
-            text += f"- Runware: {status}. {version.get('runware_message') or ''}\n"
+            text += f"- Runware: {status}. {version.runware_message or ''}\n"
         return text
 
     def on_visibility(vis):

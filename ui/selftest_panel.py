@@ -35,11 +35,11 @@ def build(ctx: UIContext) -> None:
                 if state == "running":
                     yield f"⏳ {event.message} ({event.step + 1}/{event.total})", rows
                 elif state:
-                    result = event.payload["result"]
-                    rows = rows + [[result["title"], state, round(result["seconds"], 1), result["detail"]]]
+                    result = event.result
+                    rows = rows + [[result.title, state, round(result.seconds, 1), result.detail]]
                     yield f"{event.step}/{event.total} stages done", rows
-                elif "report" in event.payload:
-                    mark = "✅" if event.payload["report"]["ok"] else "❌"
+                elif event.result is not None:
+                    mark = "✅" if event.result.ok else "❌"
                     yield f"{mark} {event.message}", rows
 
     start.click(run_selftest, outputs=[status, table], api_name="selftest", concurrency_limit=1)

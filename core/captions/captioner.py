@@ -1,7 +1,7 @@
 """Auto-captions with Florence-2 through transformers' native classes (no remote code).
 
     for event in auto_caption(workspace, "mira", CaptionOptions(trigger="mira")):
-        ...  # Progress per image; the last event's payload["result"] is a CaptionRun
+        ...  # Progress per image; the last event's result is a CaptionRun
 
 The model is loaded on first use (downloaded with progress when it is not in the Hub cache), runs on
 MPS, CUDA or the CPU, and is freed after the batch. It runs inside `jobs.heavy_slot`, so it never
@@ -11,17 +11,16 @@ competes with a training run for memory. One image that fails is reported; the b
 from __future__ import annotations
 
 import gc
-import queue
 import re
-import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from core.captions import store as caption_store
 from core import jobs
 from core.errors import AppError, ModelError
-from core.progress import Cancellation, Progress
+from core.progress import Cancellation, Progress, drain, relay
 from core.workspace import Workspace
 
 DEFAULT_MODEL = "florence-community/Florence-2-large"
@@ -101,8 +100,8 @@ def pick_device(requested: str | None = None) -> str:
     return "cpu"
 
 
-def _byte_progress_class(events: "queue.Queue[tuple[int, int]]"):
-    """A tqdm subclass for huggingface_hub's snapshot_download that reports bytes written into `events`."""
+def _byte_progress_class(report: Callable[[int, int], None]):
+    """A tqdm subclass for huggingface_hub's snapshot_download that reports (bytes written, total) to `report`."""
     import io
 
     from tqdm import tqdm
@@ -116,7 +115,7 @@ def _byte_progress_class(events: "queue.Queue[tuple[int, int]]"):
         def update(self, n=1):
             result = super().update(n)
             if self.unit == "B" and str(self.desc).startswith("Reconstruct"):
-                events.put((int(self.n), int(self.total or 0)))
+                report(int(self.n), int(self.total or 0))
             return result
 
     return DownloadProgress
@@ -134,34 +133,25 @@ def _resolve_model(model: str, endpoint: str | None = None) -> Iterator[Progress
         return
     except Exception:
         pass
-    outcome: dict = {}
-    events: "queue.Queue[tuple[int, int]]" = queue.Queue()
 
-    def fetch() -> None:
-        try:
-            outcome["path"] = snapshot_download(model, endpoint=endpoint, tqdm_class=_byte_progress_class(events))
-        except Exception as error:  # reported below as one sentence
-            outcome["error"] = error
+    def fetch(emit: Callable[[Progress], None]) -> str:
+        shown = [0.0]
 
-    worker = threading.Thread(target=fetch, daemon=True)
-    worker.start()
+        def report(done: int, total: int) -> None:  # at most two a second, and always the last
+            if total and (done >= total or time.monotonic() - shown[0] >= 0.5):
+                shown[0] = time.monotonic()
+                emit(Progress(done, total, f"Downloading {model}: {done / 1e6:.1f} of {total / 1e6:.1f} MB (first use only)…",
+                              {"phase": "download", "bytes": done, "total": total}))
+
+        return snapshot_download(model, endpoint=endpoint, tqdm_class=_byte_progress_class(report))
+
     yield Progress(0, 0, f"Downloading {model} (first use only)…", {"phase": "download", "bytes": 0, "total": 0})
-    while True:
-        running = worker.is_alive()
-        worker.join(0.5)
-        latest = None
-        while not events.empty():
-            latest = events.get()
-        if latest and latest[1]:
-            done, total = latest
-            yield Progress(done, total, f"Downloading {model}: {done / 1e6:.1f} of {total / 1e6:.1f} MB (first use only)…",
-                           {"phase": "download", "bytes": done, "total": total})
-        if not running:
-            break
-    if "error" in outcome:
-        raise ModelError(f"Florence-2 ({model}) could not be downloaded: {outcome['error']}.",
-                         "Check the internet connection and HF_ENDPOINT, then try again.")
-    yield outcome["path"]
+    try:
+        folder = yield from relay(fetch, name="caption-download")
+    except Exception as error:  # one sentence for the person
+        raise ModelError(f"Florence-2 ({model}) could not be downloaded: {error}.",
+                         "Check the internet connection and HF_ENDPOINT, then try again.") from None
+    yield folder
 
 
 class _Florence:
@@ -203,7 +193,7 @@ class _Florence:
 
 
 def auto_caption(workspace: Workspace, dataset, options: CaptionOptions, *, stems: list[str] | None = None,
-                 cancel: Cancellation | None = None, wait: float | None = None) -> Iterator[Progress]:
+                 cancel: Cancellation | None = None, wait: float | None = None) -> Iterator[Progress[CaptionRun]]:
     """Caption `dataset` (a core.dataset Dataset: its name and items()) with Florence-2, holding the heavy slot."""
     options.validate()
     items = [i for i in dataset.items() if stems is None or i.stem in stems]
@@ -221,7 +211,7 @@ def auto_caption(workspace: Workspace, dataset, options: CaptionOptions, *, stem
             todo.append(item)
     total = len(todo)
     if not todo:
-        yield Progress(0, 0, run.summary(), {"result": run})
+        yield Progress(0, 0, run.summary(), result=run)
         return
     yield Progress(0, total, "Waiting for the machine (another heavy job is running)…" if jobs.holder(workspace) else "Starting…")
     with jobs.heavy_slot(workspace, "caption", f"Auto-caption of '{dataset.name}'", wait=wait):
@@ -255,11 +245,8 @@ def auto_caption(workspace: Workspace, dataset, options: CaptionOptions, *, stem
             model.free()
             del model
             gc.collect()
-    yield Progress(total, total, run.summary(), {"result": run})
+    yield Progress(total, total, run.summary(), result=run)
 
 
 def run_all(workspace: Workspace, dataset, options: CaptionOptions, **kwargs) -> CaptionRun:
-    result = None
-    for event in auto_caption(workspace, dataset, options, **kwargs):
-        result = event.payload.get("result", result)
-    return result
+    return drain(auto_caption(workspace, dataset, options, **kwargs))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Iterator
 
 from core import jobs, storage
@@ -21,30 +20,8 @@ from core.generation.engine import RenderSpec
 from core.errors import AppError
 from core.progress import Cancellation, Progress
 from core.runs.paths import RunPaths, run_paths
-from core.settings import CONFIG_DIR
 
 BASE_ROW = "base"
-
-
-def load_prompts(path: Path | None = None, trigger: str | None = None) -> list[str]:
-    """The comparison prompts (config/test_prompts.json or a .json/.txt file), {trigger} filled in."""
-    path = Path(path) if path else CONFIG_DIR / "test_prompts.json"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        raise AppError(f"The prompts file {path} cannot be read.", "Check the path.") from None
-    if path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except ValueError as error:
-            raise AppError(f"{path.name} is not valid JSON ({error}).", "Fix the file or use a .txt with one prompt per line.") from None
-        prompts = data.get("prompts", []) if isinstance(data, dict) else data
-    else:
-        prompts = text.splitlines()
-    prompts = [str(p).strip() for p in prompts if str(p).strip()]
-    if not prompts:
-        raise AppError(f"{path.name} holds no prompts.", "Add at least one prompt.")
-    return [p.replace("{trigger}", trigger or "").strip(" ,") for p in prompts]
 
 
 @dataclass
@@ -125,8 +102,9 @@ def planned_cells(spec: GridSpec) -> int:
     return (per_row if spec.include_base else 0) + len(spec.steps or []) * per_row * len(spec.strengths)
 
 
-def run_grid(workspace, spec: GridSpec, cancel: Cancellation | None = None, settings=None) -> Iterator[Progress]:
-    """Fill the grid, yielding one Progress per finished cell (payload "cell") and last the Grid (payload "grid")."""
+def run_grid(workspace, spec: GridSpec, cancel: Cancellation | None = None, settings=None) -> Iterator[Progress[Grid]]:
+    """Fill the grid: first the plan (payload "spec", "rows"), one Progress per finished cell (payload "cell"), and
+    last the Grid (the result)."""
     from core.generation import local as generation
 
     paths = run_paths(workspace, spec.run_id, must_exist=True)
@@ -174,7 +152,7 @@ def run_grid(workspace, spec: GridSpec, cancel: Cancellation | None = None, sett
                     yield Progress(done, total, f"{label}, prompt {prompt_index + 1}, seed {seed}{' (cached)' if cached else ''}", {"cell": cell})
     grid = Grid(spec=spec, rows=rows, cells=cells)
     storage.write_json(paths.compare_dir / "grid.json", grid.to_dict())
-    yield Progress(total, total, f"Grid complete: {len(cells)} cells", {"grid": grid})
+    yield Progress(total, total, f"Grid complete: {len(cells)} cells", result=grid)
 
 
 def last_grid(paths: RunPaths) -> Grid | None:

@@ -1,27 +1,33 @@
 """A likeness number beside the eyes: how close a generated image is to the dataset's pictures.
 
 Image embeddings from a small vision model (DINOv2-small by default; `LIKENESS_MODEL` in .env or the
-environment names another Hub id or a local folder) loaded lazily through transformers; the score of an
-image is its mean cosine similarity to the dataset images (1.0 = identical look, ~0 = unrelated).
+environment names another Hub id or a local folder: callers pass Settings.likeness_model as `model`) loaded
+lazily through transformers; the score of an image is its mean cosine similarity to the dataset images
+(1.0 = identical look, ~0 = unrelated). Embeddings are kept for the most recently scored images only.
 """
 
 from __future__ import annotations
 
-import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import storage
+from core.dataset.images import list_images
 from core.errors import ModelError
 
 DEFAULT_MODEL = "facebook/dinov2-small"
+CACHE_LIMIT = 2048  # embeddings kept (a few KB each): a big dataset plus a big grid, scored again without work
 _lock = threading.Lock()
 _loaded: dict = {}
-_embedding_cache: dict[tuple[str, float, str], object] = {}
+_cache_lock = threading.Lock()
+_embedding_cache: OrderedDict[tuple[str, float, str], object] = OrderedDict()  # least recently used first
 
 
 def model_name(name: str | None = None) -> str:
-    return name or os.environ.get("LIKENESS_MODEL") or DEFAULT_MODEL
+    """The model to embed with: `name` (Settings.likeness_model), else DINOv2-small."""
+    return name or DEFAULT_MODEL
 
 
 def _device() -> str:
@@ -51,11 +57,13 @@ def _model(name: str):
 def unload() -> None:
     with _lock:
         _loaded.clear()
+    with _cache_lock:
         _embedding_cache.clear()
 
 
 def embed(paths: list[Path], name: str | None = None):
-    """L2-normalised embeddings (torch tensor [n, d]) of the images, cached by path and modification time."""
+    """L2-normalised embeddings (torch tensor [n, d]) of the images, cached by path and modification time
+    (the CACHE_LIMIT most recently used)."""
     import torch
     from PIL import Image
 
@@ -65,14 +73,22 @@ def embed(paths: list[Path], name: str | None = None):
     for path in paths:
         path = Path(path)
         key = (str(path.resolve()), path.stat().st_mtime, name)
-        if key not in _embedding_cache:
+        with _cache_lock:
+            vector = _embedding_cache.get(key)
+            if vector is not None:
+                _embedding_cache.move_to_end(key)
+        if vector is None:
             with Image.open(path) as image:
                 inputs = processor(images=image.convert("RGB"), return_tensors="pt").to(model.device)
             with torch.no_grad():
                 output = model(**inputs)
-            vector = output.pooler_output if getattr(output, "pooler_output", None) is not None else output.last_hidden_state[:, 0]
-            _embedding_cache[key] = torch.nn.functional.normalize(vector[0].float().cpu(), dim=0)
-        out.append(_embedding_cache[key])
+            pooled = output.pooler_output if getattr(output, "pooler_output", None) is not None else output.last_hidden_state[:, 0]
+            vector = torch.nn.functional.normalize(pooled[0].float().cpu(), dim=0)
+            with _cache_lock:
+                _embedding_cache[key] = vector
+                while len(_embedding_cache) > CACHE_LIMIT:
+                    _embedding_cache.popitem(last=False)
+        out.append(vector)
     return torch.stack(out) if out else torch.zeros(0)
 
 
@@ -108,8 +124,6 @@ def rank(grid, dataset_images: list[Path], *, model: str | None = None) -> tuple
 
 def dataset_images_of_run(workspace, run_paths) -> list[Path]:
     """The training images of a run: its dataset's images folder (from the run record or train.json)."""
-    from core import storage
-
     record = run_paths.read_record()
     folder = None
     if record.dataset:
@@ -117,6 +131,4 @@ def dataset_images_of_run(workspace, run_paths) -> list[Path]:
     if folder is None or not folder.is_dir():
         data = (storage.read_json(run_paths.train_json, default={}) or {}).get("data")
         folder = Path(data) if data else None
-    if folder is None or not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") and not p.name.startswith("."))
+    return list_images(folder) if folder is not None else []

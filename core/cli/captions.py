@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from core.cli import Commands, Context, Outcome
+from core.progress import drain
 
 
 def register(commands: Commands) -> None:
@@ -74,12 +75,12 @@ def run_auto(context: Context) -> Outcome:
     options = CaptionOptions(model=args.model or DEFAULT_MODEL, task=args.task, policy=args.existing,
                              trigger=args.trigger if args.trigger is not None else dataset.trigger, device=args.device,
                              max_new_tokens=args.max_new_tokens, num_beams=args.beams, endpoint=context.settings.hf_endpoint)
-    result = None
-    for event in auto_caption(context.workspace, dataset, options):
-        if "result" in event.payload:
-            result = event.payload["result"]
-        else:
+
+    def show(event) -> None:
+        if event.result is None:  # the summary is the command's own output
             context.progress(event)
+
+    result = drain(auto_caption(context.workspace, dataset, options), show)
     data = {"captioned": result.captioned, "skipped": result.skipped,
             "failed": [{"stem": s, "reason": r} for s, r in result.failed], "device": result.device, "summary": result.summary()}
     return Outcome(data, result.summary())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from core.cli import Commands, Context, Outcome
+from core.dataset.preview_prompts import load_test_prompts
+from core.progress import drain
 
 
 def _floats(text: str) -> list[float]:
@@ -40,14 +42,11 @@ def run(context: Context) -> Outcome:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise AppError(f"--size {args.size} is not WIDTHxHEIGHT.", "Use e.g. --size 1024x1024.") from None
-    prompts = compare.load_prompts(args.prompts, paths.read_record().trigger)
+    prompts = load_test_prompts(args.prompts, paths.read_record().trigger or "")
     spec = compare.GridSpec(run_id=paths.run_id, prompts=prompts, strengths=args.scales, seeds=args.seeds, steps=args.steps,
                             include_base=not args.no_base, model=args.model, width=width, height=height,
                             sample_steps=args.sample_steps, guidance=args.guidance)
-    grid = None
-    for event in compare.run_grid(context.workspace, spec, settings=context.settings):
-        context.progress(event)
-        grid = event.payload.get("grid", grid)
+    grid = drain(compare.run_grid(context.workspace, spec, settings=context.settings), context.progress)
     data = grid.to_dict()
     lines = [f"{len(grid.cells)} cells ({sum(c.cached for c in grid.cells)} from the cache) in {paths.compare_dir}"]
     if args.likeness:

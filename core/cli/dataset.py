@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.cli import Commands, Context, Outcome
+from core.progress import drain
 
 
 def register(commands: Commands) -> None:
@@ -72,12 +73,13 @@ def run_import(context: Context) -> Outcome:
     workspace = context.workspace.ensure()
     dataset = datasets.ensure(workspace, context.args.name)
     dataset.save_settings(preprocess=_preprocess_from(context.args, dataset.preprocess))
-    report = None
-    for event in import_sources(workspace, dataset.name, [Path(s) for s in context.args.sources],
-                                captions_dir=Path(context.args.captions) if context.args.captions else None):
-        report = event.payload.get("report", report)
-        if "report" not in event.payload:
+
+    def show(event) -> None:
+        if event.result is None:  # the report is the command's own output
             context.progress(event)
+
+    report = drain(import_sources(workspace, dataset.name, [Path(s) for s in context.args.sources],
+                                  captions_dir=Path(context.args.captions) if context.args.captions else None), show)
     lines = [report.summary()] + [f"  rejected  {f.source}: {f.reason}" for f in report.rejected]
     lines += [f"  warning   {w}" for f in report.files for w in f.warnings]
     return Outcome(report.to_dict(), "\n".join(lines))

@@ -35,7 +35,7 @@ def run(context: Context) -> Outcome:
     images = []
     for event in generation.run(context.workspace, request, settings=context.settings):
         context.progress(event)
-        if "image" in event.payload:
-            images.append(event.payload["image"])
+        if event.result is not None:
+            images.append(event.result)
     text = "\n".join(f"{i.path}  (seed {i.settings['seed']})" for i in images)
     return Outcome({"images": [i.to_dict() for i in images]}, text)

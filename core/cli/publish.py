@@ -64,9 +64,10 @@ def _follow(context: Context, events) -> Outcome:
     for event in events:
         context.progress(event)
         last = event
-    version = last.payload.get("version", {}) if last else {}
-    ok = version.get("runware_status") not in ("failed", "pending")
-    return Outcome({"version": version, "message": last.message if last else ""}, last.message if last else "", ok=ok)
+    version = last.result if last else None  # a core.publishing.record.PublishedVersion
+    ok = (version.runware_status if version else None) not in ("failed", "pending")
+    return Outcome({"version": version.to_dict() if version else {}, "message": last.message if last else ""},
+                   last.message if last else "", ok=ok)
 
 
 def run_all(context: Context) -> Outcome:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.cli import Commands, Context, Outcome
+from core.progress import drain
 
 
 def register(commands: Commands) -> None:
@@ -78,12 +79,7 @@ def run_compare(context: Context) -> Outcome:
         lora_air=lora, strength=strength, base_air=args.model, seed=args.seed, width=args.width, height=args.height,
         steps=args.steps, guidance=args.guidance, local=not args.no_local, concurrency=args.concurrency,
         timeout=args.timeout)
-    while True:
-        try:
-            context.progress(next(runner))
-        except StopIteration as done:
-            report = done.value
-            break
+    report = drain(runner, context.progress)
     data = report.to_dict()
     counts = data["counts"]
     cost = "" if report.total_cost is None else f", cost ${report.total_cost:.4f}"

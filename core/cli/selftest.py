@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from core.cli import Commands, Context, Outcome
+from core.progress import drain
 
 
 def register(commands: Commands) -> None:
@@ -22,7 +23,7 @@ def run(context: Context) -> Outcome:
             print(event.message, file=sys.stderr, flush=True)
 
     events = selftest.run(context.settings, only=set(context.args.only or ()) or None, keep=context.args.keep)
-    report = selftest.report_of(events, show)
+    report = drain(events, show)
     text = "\n".join(report.lines() + [report.summary()])
     if not report.ok:
         text += f"\nThe failing stage's details are in the log; its workspace is kept at {report.workspace}."

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import storage
+from core.constants import IMAGE_SUFFIXES
 from core.errors import AppError, NotFound
-from core.dataset.images import MFLUX_FORMATS, Preprocess
+from core.dataset.images import Preprocess, list_images
 from core.workspace import Workspace, check_name
 
 
@@ -62,14 +63,7 @@ class Dataset:
 
     def items(self) -> list[Item]:
         """Training images (formats mflux reads) in name order, each with its caption path."""
-        if not self.images_dir.is_dir():
-            return []
-        found = []
-        for path in sorted(self.images_dir.iterdir(), key=lambda p: p.name):
-            if path.name.startswith(".") or not path.is_file() or path.suffix.lower() not in MFLUX_FORMATS:
-                continue
-            found.append(Item(path.stem, path, path.with_suffix(".txt")))
-        return found
+        return [Item(path.stem, path, path.with_suffix(".txt")) for path in list_images(self.images_dir)]
 
     def item(self, stem: str) -> Item:
         for item in self.items():
@@ -86,7 +80,7 @@ class Dataset:
         for path in sorted(self.images_dir.iterdir()):
             if path.name.startswith(".") or path.is_dir():
                 continue
-            if path.suffix.lower() in MFLUX_FORMATS:
+            if path.suffix.lower() in IMAGE_SUFFIXES:
                 continue
             if path.suffix.lower() == ".txt" and (path.stem in stems or path.name.startswith("preview")):
                 continue

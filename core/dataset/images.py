@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core import storage
+from core.constants import IMAGE_SUFFIXES
 from core.errors import AppError
 
-# Extensions a person may import (HEIC through pillow-heif) and the ones mflux itself trains on.
+# Extensions a person may import (HEIC through pillow-heif); mflux itself trains on core.constants.IMAGE_SUFFIXES.
 IMPORTABLE = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".bmp", ".tif", ".tiff", ".gif", ".avif"}
-MFLUX_FORMATS = {".png", ".jpg", ".jpeg", ".webp"}
 MAX_PIXELS = 100_000_000  # decompression-bomb limit (a 100-megapixel image)
 CROPS = ("none", "center", "subject")
 ASPECTS = {"1:1": 1.0, "4:5": 4 / 5, "3:4": 3 / 4, "2:3": 2 / 3, "9:16": 9 / 16, "16:9": 16 / 9, "3:2": 3 / 2, "4:3": 4 / 3}
@@ -266,11 +266,11 @@ def _probe_size(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def thumbnail_bytes(path: Path, size: int = 160) -> bytes:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        image.thumbnail((size, size))
-        buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, format="JPEG", quality=80)
-        return buffer.getvalue()
+def list_images(folder: Path, *, recursive: bool = False) -> list[Path]:
+    """The pictures in `folder` (the formats mflux trains on, hidden files left out), in path order; with
+    `recursive`, in its subfolders too. [] when there is no such folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())

@@ -1,7 +1,7 @@
 """Importing a messy folder: files, zips and folders in; a report of every file accepted or rejected out.
 
     for event in import_sources(workspace, "mira", [Path("~/Pictures/mira")], captions_dir=Path("captions")):
-        ...  # Progress per file; the last event's payload["report"] is the ImportReport
+        ...  # Progress per file (payload "outcome": one FileOutcome as a dict); the last event's result is the ImportReport
 
 Originals are copied under `raw/<stamp>/` untouched; training copies are made in a small process pool
 (decoding and resizing are CPU bound). Captions pair with images by file stem, from the same sources or
@@ -22,7 +22,7 @@ from typing import Iterator
 from core.captions import store as caption_store
 from core.dataset import datasets
 from core.dataset.images import IMPORTABLE, prepare_job
-from core.progress import Cancellation, Progress
+from core.progress import Cancellation, Progress, drain
 from core.workspace import Workspace
 
 MAX_CAPTION_BYTES = 64 * 1024
@@ -160,7 +160,7 @@ def _read_caption(path: Path) -> tuple[str | None, str]:
 
 
 def import_sources(workspace: Workspace, name: str, sources: list[Path], *, captions_dir: Path | None = None,
-                   cancel: Cancellation | None = None, workers: int = 2) -> Iterator[Progress]:
+                   cancel: Cancellation | None = None, workers: int = 2) -> Iterator[Progress[ImportReport]]:
     """Import images (files, zips, folders) into dataset `name` (created if new). Yields Progress."""
     dataset = datasets.ensure(workspace, name)
     report = ImportReport(dataset.name)
@@ -212,7 +212,7 @@ def import_sources(workspace: Workspace, name: str, sources: list[Path], *, capt
                 continue
             report.captions_without_images.append(label)
             report.files.append(FileOutcome(label, "caption", False, f"no image named '{stem}' was imported with it"))
-    yield Progress(total, total, report.summary(), {"report": report})
+    yield Progress(total, total, report.summary(), result=report)
 
 
 def _run(jobs: list, workers: int, cancel: Cancellation | None):
@@ -249,7 +249,4 @@ def _run(jobs: list, workers: int, cancel: Cancellation | None):
 
 
 def run_import(workspace: Workspace, name: str, sources: list[Path], **kwargs) -> ImportReport:
-    report = None
-    for event in import_sources(workspace, name, sources, **kwargs):
-        report = event.payload.get("report", report)
-    return report
+    return drain(import_sources(workspace, name, sources, **kwargs))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from core import system
 from core.models import adapters
 from core.models import base as models
 from core.errors import ModelError
@@ -51,21 +52,6 @@ class EngineStats:
     scale_changes: int = 0
     prompt_encodings: int = 0
     images: int = 0
-
-
-def available_memory_bytes() -> int | None:
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        pass
-    try:
-        import os
-
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def mlx_backend() -> str:
@@ -237,7 +223,7 @@ class Engine:
             loaded = self._ensure_model(spec)
             self._apply_loras(loaded, spec)
             flux = loaded.flux
-            flux.vae.decode_mode = decode_mode(self.decode_override, mlx_backend(), available_memory_bytes(), spec.width, spec.height)
+            flux.vae.decode_mode = decode_mode(self.decode_override, mlx_backend(), system.memory().available, spec.width, spec.height)
             loaded.hook.on_step, loaded.hook.cancel = on_step, cancel
             try:
                 if cancel is not None:

@@ -21,7 +21,7 @@ from core import jobs, storage
 from core.models import base as models
 from core.generation.engine import Engine, RenderSpec
 from core.errors import AppError
-from core.progress import Cancellation, Cancelled, Progress
+from core.progress import Cancellation, Cancelled, Progress, drain, relay
 from core.workspace import Workspace
 
 MAX_SEED = 2**32 - 1
@@ -138,9 +138,10 @@ def save_image(image, folder: Path, record: dict, stem: str) -> Path:
     return path
 
 
-def run(workspace: Workspace, request: GenerateRequest, cancel: Cancellation | None = None, settings=None) -> Iterator[Progress]:
+def run(workspace: Workspace, request: GenerateRequest, cancel: Cancellation | None = None,
+        settings=None) -> Iterator[Progress[GeneratedImage]]:
     """Generate `request.count` images, yielding per-step progress; each finished image is a Progress whose
-    payload has "image" (a GeneratedImage). Stops between steps when `cancel` is requested."""
+    result is the GeneratedImage. Stops between steps when `cancel` is requested."""
     request = request.checked()
     eng = engine(settings)
     watch_heavy_slot(workspace)
@@ -158,31 +159,22 @@ def run(workspace: Workspace, request: GenerateRequest, cancel: Cancellation | N
             record = _settings_record(request, seed, index)
             stamp = time.strftime("%H%M%S")
             path = save_image(image, workspace.generations_dir / time.strftime("%Y%m%d"), record, f"{stamp}-{seed}-{index}")
-            yield Progress(done_before + request.steps, total, f"Saved {path.name}", {"image": GeneratedImage(path, record)})
+            yield Progress(done_before + request.steps, total, f"Saved {path.name}", result=GeneratedImage(path, record))
 
 
 def render_with_progress(eng: Engine, spec: RenderSpec, cancel: Cancellation | None,
                          make_event: Callable[[int, int], Progress]) -> Iterator[Progress]:
     """Render on the engine thread while yielding its step events here; returns the image (yield from)."""
-    import queue
 
-    steps: queue.Queue = queue.Queue()
-    future = eng.submit(spec, on_step=lambda step, total_steps: steps.put((step, total_steps)), cancel=cancel)
-    while True:
-        try:
-            step, total_steps = steps.get(timeout=0.1)
-            yield make_event(step, total_steps)
-        except queue.Empty:
-            if future.done() and steps.empty():
-                return future.result()
+    def render(emit: Callable[[Progress], None]):
+        return eng.submit(spec, on_step=lambda step, steps: emit(make_event(step, steps)), cancel=cancel).result()
+
+    return (yield from relay(render, name="engine-steps"))
 
 
 def generate(workspace: Workspace, request: GenerateRequest, cancel: Cancellation | None = None, settings=None) -> GeneratedImage:
     """One image (the first of the request's batch); see run() for progress."""
-    result = None
-    for event in run(workspace, GenerateRequest(**{**asdict(request), "count": 1}), cancel, settings):
-        if "image" in event.payload:
-            result = event.payload["image"]
+    result = drain(run(workspace, GenerateRequest(**{**asdict(request), "count": 1}), cancel, settings))
     if result is None:
         raise Cancelled()
     return result
@@ -221,5 +213,3 @@ def request_from_settings(settings: dict) -> GenerateRequest:
         loras=[(l["path"], l["strength"]) for l in settings.get("loras", [])],
     )
 
-
-ProgressCallback = Callable[[Progress], None]

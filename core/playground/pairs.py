@@ -1,8 +1,8 @@
 """Local vs Runware: the same prompts, seed, size, steps, guidance and LoRA strength on both, side by side.
 
     for event in compare_stages(settings, run_id, prompts=["{trigger}, portrait"]):   # Progress events
-        event.payload.get("pair")                   # a Pair as it fills in
-    report = ...                                    # the generator's return value (a saved Report)
+        event.payload.get("pair")                   # a Pair (as a dict) as it fills in
+    report = ...                                    # the last event's result, and the generator's return value
 
 Runware requests go out concurrently (bounded) over one connection while the local images are made one
 after another on the warm local engine (core.generation.local); each pair is scored as soon as both sides are
@@ -14,27 +14,31 @@ from __future__ import annotations
 
 import hashlib
 import json
-import queue
+import logging
 import shutil
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generator
 
 from core import storage
+from core.checkpoints import likeness
+from core.checkpoints.similarity import ssim
+from core.checkpoints.store import read_chosen
+from core.dataset.preview_prompts import load_test_prompts, with_trigger
+from core.generation import local as generation
+from core.models import base as models
 from core.runware.cloud import DEFAULT_CONCURRENCY, CloudRequest, LoraRef, generate_many
 from core.errors import AppError, RunwareUnknownAir
 from core.playground.report import Pair, Report, load_report, new_report_folder
-from core.progress import Cancellation, Cancelled, Progress
+from core.progress import Cancellation, Cancelled, Progress, drain, relay
 from core.publishing.record import read_record
 from core.runs.paths import RunPaths, run_paths
 from core.runware.air import BASE_AIR, DISTILLED_AIR
-from core.settings import CONFIG_DIR, Settings
+from core.settings import Settings
 from core.workspace import Workspace
 
-PROMPTS_FILE = CONFIG_DIR / "test_prompts.json"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+log = logging.getLogger("core.playground.pairs")
 
 
 @dataclass
@@ -50,24 +54,6 @@ class RunFacts:
     dataset_images: list[Path]
 
 
-def load_prompts(path: Path | None = None) -> list[str]:
-    """Test prompts: a JSON list of strings (or of {"prompt": ...}, or {"prompts": [...]}), `{trigger}` kept."""
-    path = Path(path) if path else PROMPTS_FILE
-    data = storage.read_json(path, default=None)
-    if isinstance(data, dict):
-        data = data.get("prompts")
-    prompts = [item.get("prompt") if isinstance(item, dict) else item for item in data or []]
-    prompts = [p.strip() for p in prompts if isinstance(p, str) and p.strip()]
-    if not prompts:
-        raise AppError(f"No prompts could be read from {path}.",
-                       'Write a JSON list of prompts, e.g. ["{trigger}, a portrait", "{trigger} walking in the rain"].')
-    return prompts
-
-
-def with_trigger(prompt: str, trigger: str) -> str:
-    return " ".join(prompt.replace("{trigger}", trigger or "").split()).strip(" ,")
-
-
 def lora_air_from_publish(paths: RunPaths) -> str | None:
     """The newest AIR Runware reported ready for this run (the publish record, core.publishing.record), else the
     newest registered one, so Runware itself can say why it is not ready."""
@@ -78,27 +64,12 @@ def lora_air_from_publish(paths: RunPaths) -> str | None:
 def run_facts(workspace: Workspace, run_id: str) -> RunFacts:
     paths = run_paths(workspace, run_id, must_exist=True)
     record = paths.read_record()
-    chosen = None
-    try:
-        from core.checkpoints.store import read_chosen
-
-        chosen = read_chosen(paths)
-    except ImportError:  # the Checkpoints work is not installed in this tree
-        pass
-    trigger = (chosen.trigger if chosen and chosen.trigger else None) or record.trigger
-    try:
-        from core.checkpoints.likeness import dataset_images_of_run
-
-        dataset_images = dataset_images_of_run(workspace, paths)
-    except ImportError:
-        dataset = record.dataset
-        images_dir = workspace.dataset_images_dir(dataset) if dataset else None
-        dataset_images = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
-            if images_dir and images_dir.is_dir() else []
+    chosen = read_chosen(paths)
+    trigger = (chosen.trigger if chosen and chosen.trigger else None) or record.trigger or ""
     return RunFacts(paths=paths, trigger=trigger, local_model=record.model or None,
                     adapter_path=Path(chosen.adapter_path) if chosen else None,
                     strength=chosen.strength if chosen else None, lora_air=lora_air_from_publish(paths),
-                    dataset_images=dataset_images)
+                    dataset_images=likeness.dataset_images_of_run(workspace, paths))
 
 
 def local_model_for(base_air: str, run_model: str | None) -> str | None:
@@ -113,9 +84,10 @@ def compare_stages(settings: Settings, run_id: str, *, prompts: list[str] | None
                    base_air: str = BASE_AIR, seed: int = 7, width: int = 1024, height: int = 1024,
                    steps: int | None = None, guidance: float | None = None, local: bool = True,
                    concurrency: int = DEFAULT_CONCURRENCY, timeout: float = 180.0,
-                   cancel: Cancellation | None = None) -> Generator[Progress, None, Report]:
+                   cancel: Cancellation | None = None) -> Generator[Progress[Report], None, Report]:
     """Generate every prompt locally and on Runware, score the pairs, save a report; yields Progress whose
-    payload carries the changed "pair" and the "report" folder. Returns the Report (also when stopped)."""
+    payload carries the changed "pair" and the "report" folder. The last event's result is the Report, which is
+    also returned (also when stopped). Likeness is scored with settings.likeness_model."""
     workspace = Workspace(settings.workspace)
     facts = run_facts(workspace, run_id)
     cancel = cancel or Cancellation()
@@ -124,7 +96,7 @@ def compare_stages(settings: Settings, run_id: str, *, prompts: list[str] | None
         raise RunwareUnknownAir(f"Run {run_id} has no LoRA registered on Runware yet.",
                                 "Publish it in the Publish tab (or type its AIR, source:id@version).", lora=True)
     weight = float(strength if strength is not None else (facts.strength or 1.0))
-    texts = [with_trigger(p, facts.trigger) for p in (prompts or load_prompts(prompts_file))]
+    texts = [with_trigger(p, facts.trigger) for p in (prompts or load_test_prompts(prompts_file))]
     local_model = local_model_for(base_air, facts.local_model) if local else None
     steps, guidance = _defaults(local_model, steps, guidance)
     report = Report(folder=new_report_folder(facts.paths), run_id=facts.paths.run_id, pairs=[
@@ -134,32 +106,21 @@ def compare_stages(settings: Settings, run_id: str, *, prompts: list[str] | None
         "adapter": str(facts.adapter_path) if facts.adapter_path else None, "concurrency": concurrency})
     if local and not (local_model and facts.adapter_path):
         report.notes.append("No local side: choose a checkpoint for this run in the Checkpoints tab first.")
-    scorer = _Likeness(facts.dataset_images, report)
+    scorer = _Likeness(facts.dataset_images, report, settings.likeness_model)
     report.save()
-    events: queue.SimpleQueue = queue.SimpleQueue()
     requests = [CloudRequest(text, model=base_air, loras=(LoraRef(air, weight),), seed=seed, width=width,
                              height=height, steps=steps, cfg=guidance, timeout=timeout) for text in texts]
-    threads = [threading.Thread(target=_cloud_side, args=(settings, requests, report.folder, concurrency, cancel,
-                                                            events), name="playground-runware", daemon=True)]
+    sides = [lambda emit: _cloud_side(settings, requests, report.folder, concurrency, cancel, emit)]
     if local and local_model and facts.adapter_path:
-        threads.append(threading.Thread(target=_local_side, args=(settings, workspace, facts, local_model, report,
-                                                                  weight, cancel, events),
-                                        name="playground-local", daemon=True))
+        sides.append(lambda emit: _local_side(settings, workspace, facts, local_model, report, weight, cancel, emit))
     else:
         for pair in report.pairs:
             pair.local_error = "No local image: no checkpoint is chosen for this run." if local else "Local side off."
-    for thread in threads:
-        thread.start()
-    total, started, running = len(report.pairs) * 2, time.monotonic(), len(threads)
+    total, started = len(report.pairs) * 2, time.monotonic()
     yield Progress(0, total, f"Comparing {len(texts)} prompts: Runware and local at once.", {"report": str(report.folder)})
-    while running:
-        try:
-            side, index, outcome = events.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if side == "done":
-            running -= 1
-            if isinstance(outcome, BaseException) and not isinstance(outcome, Cancelled):
+    for side, index, outcome in relay(*sides, name="playground-side"):
+        if side == "failed":  # the Runware side as a whole (connection, key)
+            if not isinstance(outcome, Cancelled):
                 report.error = str(outcome)
                 for pair in report.pairs:
                     if not pair.cloud_done:
@@ -181,71 +142,57 @@ def compare_stages(settings: Settings, run_id: str, *, prompts: list[str] | None
     report.finished_at = time.time()
     report.settings["wall_seconds"] = round(time.monotonic() - started, 2)
     report.save()
-    yield Progress(total, total, f"Report {report.status}: {report.folder}", {"report": str(report.folder)})
+    yield Progress(total, total, f"Report {report.status}: {report.folder}", {"report": str(report.folder)}, report)
     return report
 
 
 def compare(settings: Settings, run_id: str, **options: Any) -> Report:
-    runner = compare_stages(settings, run_id, **options)
-    while True:
-        try:
-            next(runner)
-        except StopIteration as done:
-            return done.value
+    return drain(compare_stages(settings, run_id, **options))
 
 
 def _defaults(local_model: str | None, steps: int | None, guidance: float | None) -> tuple[int | None, float | None]:
     """Steps and guidance for both sides: the local model's defaults when not given, so they match."""
     if local_model and (steps is None or guidance is None):
         try:
-            from core.models import base as models
-
             base = models.resolve(local_model)
             steps = steps or base.default_steps
             guidance = base.default_guidance if guidance is None else guidance
-        except (ImportError, AppError):
+        except AppError:
             pass
     return steps, guidance
 
 
-def _cloud_side(settings, requests, folder, concurrency, cancel, events) -> None:
-    outcome: BaseException | None = None
+def _cloud_side(settings, requests, folder, concurrency, cancel, emit) -> None:
     try:
         names = [f"{i:02d}-runware" for i in range(len(requests))]
         for index, result in generate_many(settings, requests, out_dir=folder, concurrency=concurrency,
                                            cancel=cancel, names=names):
-            events.put(("cloud", index, result))
+            emit(("cloud", index, result))
     except BaseException as exc:  # noqa: BLE001 - reported in the report, never lost
-        outcome = exc
-    events.put(("done", -1, outcome))
+        emit(("failed", -1, exc))
 
 
 def _local_side(settings, workspace, facts: RunFacts, model: str, report: Report, weight: float,
-                cancel: Cancellation, events) -> None:
-    from core.generation import local as generation
-
-    try:
-        for pair in report.pairs:
-            if cancel.requested:
-                break
-            spec = {"prompt": pair.prompt, "model": model, "seed": pair.seed, "width": report.settings["width"],
-                    "height": report.settings["height"], "steps": report.settings["steps"],
-                    "guidance": report.settings["guidance"], "loras": [(str(facts.adapter_path), weight)]}
-            started = time.monotonic()
-            try:
-                cached = _cached_local(workspace, facts.paths, spec)
-                if cached is None:
-                    image = generation.generate(workspace, generation.GenerateRequest(**spec), cancel, settings)
-                    cached = _remember_local(facts.paths, spec, image.path)
-                    events.put(("local", pair.index, (cached, False, time.monotonic() - started)))
-                else:
-                    events.put(("local", pair.index, (cached, True, 0.0)))
-            except Cancelled:
-                break
-            except Exception as exc:  # noqa: BLE001 - one failed image, the batch goes on
-                events.put(("local", pair.index, exc))
-    finally:
-        events.put(("done", -1, None))
+                cancel: Cancellation, emit) -> None:
+    for pair in report.pairs:
+        if cancel.requested:
+            break
+        spec = {"prompt": pair.prompt, "model": model, "seed": pair.seed, "width": report.settings["width"],
+                "height": report.settings["height"], "steps": report.settings["steps"],
+                "guidance": report.settings["guidance"], "loras": [(str(facts.adapter_path), weight)]}
+        started = time.monotonic()
+        try:
+            cached = _cached_local(workspace, facts.paths, spec)
+            if cached is None:
+                image = generation.generate(workspace, generation.GenerateRequest(**spec), cancel, settings)
+                cached = _remember_local(facts.paths, spec, image.path)
+                emit(("local", pair.index, (cached, False, time.monotonic() - started)))
+            else:
+                emit(("local", pair.index, (cached, True, 0.0)))
+        except Cancelled:
+            break
+        except Exception as exc:  # noqa: BLE001 - one failed image, the batch goes on
+            emit(("local", pair.index, exc))
 
 
 def _cache_key(spec: dict[str, Any]) -> str:
@@ -261,14 +208,10 @@ def _cached_local(workspace: Workspace, paths: RunPaths, spec: dict[str, Any]) -
     path = paths.root / "playground" / "local-cache" / f"{_cache_key(spec)}.png"
     if path.is_file():
         return path
-    try:
-        from core.generation.local import history
-    except ImportError:
-        return None
     want = (spec["prompt"], spec["model"], spec["seed"], spec["width"], spec["height"], spec["steps"],
             None if spec["guidance"] is None else float(spec["guidance"]),
             [(str(Path(p)), float(s)) for p, s in spec["loras"]], None)
-    for image in history(workspace, limit=300):
+    for image in generation.history(workspace, limit=300):
         made = image.settings or {}
         have = (made.get("prompt"), made.get("model"), made.get("seed"), made.get("width"), made.get("height"),
                 made.get("steps"), made.get("guidance"),
@@ -303,41 +246,31 @@ def _fill(pair: Pair, side: str, outcome: Any, folder: Path) -> None:
 
 
 class _Likeness:
-    """Likeness of images to the dataset via core.checkpoints.likeness when it is there (scored in this thread)."""
+    """Likeness of images to the dataset (core.checkpoints.likeness with `model`; scored in this thread)."""
 
-    def __init__(self, dataset_images: list[Path], report: Report) -> None:
+    def __init__(self, dataset_images: list[Path], report: Report, model: str | None) -> None:
         self.dataset_images = dataset_images
-        try:
-            from core.checkpoints import likeness
-
-            self.score_fn = likeness.score
-        except ImportError:
-            self.score_fn = None
-            report.notes.append("Likeness scores are not available in this installation (core.checkpoints.likeness is missing).")
+        self.model = model
         if not dataset_images:
             report.notes.append("No dataset images were found for this run, so likeness cannot be scored.")
 
     def __call__(self, paths: list[Path]) -> list[float | None]:
-        if not self.score_fn or not self.dataset_images or not paths:
+        if not self.dataset_images or not paths:
             return [None] * len(paths)
         try:
-            return [round(float(v), 4) for v in self.score_fn(paths, self.dataset_images)]
+            return [round(float(v), 4) for v in likeness.score(paths, self.dataset_images, model=self.model)]
         except Exception:  # noqa: BLE001 - a scoring failure leaves the images and the other scores
-            import logging
-
-            logging.getLogger("core.playground.pairs").exception("likeness scoring failed")
+            log.exception("likeness scoring failed")
             return [None] * len(paths)
 
 
-def _score(pair: Pair, folder: Path, likeness: _Likeness) -> None:
-    from core.checkpoints.similarity import ssim
-
+def _score(pair: Pair, folder: Path, scorer: _Likeness) -> None:
     local, cloud = (folder / pair.local_image if pair.local_image else None,
                     folder / pair.cloud_image if pair.cloud_image else None)
     if local and cloud:
         pair.ssim = ssim(local, cloud)
     present = [p for p in (local, cloud) if p]
-    scores = dict(zip(present, likeness(present)))
+    scores = dict(zip(present, scorer(present)))
     pair.likeness_local = scores.get(local) if local else None
     pair.likeness_cloud = scores.get(cloud) if cloud else None
 

@@ -1,7 +1,7 @@
 """Publishing a chosen checkpoint: one Hub commit, then a Runware model waited until ready.
 
     for event in publish(settings, PublishRequest(run_id, repo_id="alice/mira-lora"), cancel):
-        print(event.message)                      # the last event's payload holds the version record
+        print(event.message)                      # the last event's result is the version record
 
 Stages: check the token -> build the allowlisted files -> create/find the repo -> one commit (none when nothing
 changed) -> record -> register on Runware (public repos only) -> record. Every stage is written to the run's
@@ -21,6 +21,7 @@ from typing import Iterator
 from core import storage
 from core.checkpoints import store as checkpoints
 from core.checkpoints.store import Chosen
+from core.dataset.images import list_images
 from core.models import adapters
 from core.publishing import hub
 from core.publishing import model_card
@@ -35,7 +36,6 @@ from core.workspace import Workspace, workspace_from
 
 STAGES = 7
 PUBLIC_ONLY = "Runware can only download from a PUBLIC Hub repo"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 class PublishError(AppError):
@@ -105,8 +105,7 @@ def sample_candidates(workspace: Workspace, paths: RunPaths, limit: int = 40) ->
     found = []
     for folder in (paths.root, workspace.generations_dir):
         if folder.is_dir():
-            found += [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                      and "trash" not in p.parts]
+            found += [p for p in list_images(folder, recursive=True) if "trash" not in p.parts]
     found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     return found[:limit]
 
@@ -257,7 +256,7 @@ def publish(settings: Settings, request: PublishRequest, cancel: Cancellation | 
     yield from _register(settings, workspace, paths, request, entry, pick, cancel)
     entry.finished = _now()
     save_version(paths, entry)
-    yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done", "version": entry.to_dict()})
+    yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done"}, entry)
 
 
 def _commit_message(pick: Chosen, entry: PublishedVersion) -> str:
@@ -308,7 +307,7 @@ def register_latest(settings: Settings, run_id: str, air: str | None, repo_id: s
     yield from _register(settings, workspace, paths, request, entry, pick, cancel)
     entry.finished = _now()
     save_version(paths, entry)
-    yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done", "version": entry.to_dict()})
+    yield Progress(STAGES, STAGES, _summary(entry), {"stage": "done"}, entry)
 
 
 def status(settings: Settings, run_id: str) -> PublishRecord:

@@ -11,7 +11,6 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from core import storage
 from core.runs.paths import RunPaths
@@ -49,20 +48,6 @@ def read(paths: RunPaths, offset: int = 0) -> tuple[list[dict], int]:
 
 def read_all(paths: RunPaths) -> list[dict]:
     return read(paths)[0]
-
-
-def follow(paths: RunPaths, is_done, poll: float = 0.5, cancel=None) -> Iterator[dict]:
-    """Yield events as they are written until `is_done()` is true and nothing new is left."""
-    offset = 0
-    while True:
-        events, offset = read(paths, offset)
-        yield from events
-        if not events:
-            if is_done() or (cancel is not None and cancel.requested):
-                events, offset = read(paths, offset)
-                yield from events
-                return
-            time.sleep(poll)
 
 
 @dataclass

@@ -9,7 +9,8 @@
         publish.json      the publish record (Hub commit, URL, Runware AIR, status)
         model_card.md     the model card draft the person edited (previous drafts in model_card.history/)
 
-Every other module reaches a run's files through RunPaths, never by joining names itself.
+The files above, and the folders other rooms keep here (compare/, adapters/), are named by RunPaths;
+a room's own subfolder (playground/, model_card.history/) is named in that room.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from pathlib import Path
 from core.runs.record import RunRecord
 from core.workspace import Workspace
 
-STATUSES = ("queued", "running", "stopping", "stopped", "completed", "failed", "interrupted")
 _CHECKPOINT_ZIP = re.compile(r"^(\d+)_checkpoint\.zip$")
 
 
@@ -61,10 +61,6 @@ class RunPaths:
     @property
     def preview_dir(self) -> Path:
         return self.mflux_dir / "preview"
-
-    @property
-    def loss_dir(self) -> Path:
-        return self.mflux_dir / "loss"
 
     @property
     def stop_request(self) -> Path:

@@ -23,7 +23,6 @@ from core.runs.record import RunRecord
 from core.workspace import Workspace
 
 ACTIVE = ("queued", "running", "stopping")
-RESUMABLE = ("stopped", "interrupted", "failed", "completed")
 STARTUP_SECONDS = 60.0  # a worker process that has not taken its lock yet is still starting
 STOP_GRACE_SECONDS = 120.0  # after a Stop, how long a worker may take to reach a step boundary
 
@@ -98,14 +97,12 @@ def reconcile(paths: RunPaths) -> RunRecord:
         grace = record.stop_grace if record.stop_grace is not None else STOP_GRACE_SECONDS
         if status == "stopping" and requested and time.time() - requested > grace:
             kill_worker(paths, record)
-            last = _last_checkpoint(paths)
-            paths.stop_request.unlink(missing_ok=True)
-            return set_status(paths, "stopped", _stopped_message(last, forced=True), step=last, forced=True)
+            return mark_stopped(paths, forced=True)
         return record
-    last = _last_checkpoint(paths)
-    paths.stop_request.unlink(missing_ok=True)
     if status == "stopping":
-        return set_status(paths, "stopped", _stopped_message(last, forced=True), step=last)
+        return mark_stopped(paths, forced=True)
+    last = last_checkpoint(paths)
+    paths.stop_request.unlink(missing_ok=True)
     if status == "queued" and not record.worker_started:
         return set_status(paths, "interrupted", "The run never started (the app or machine stopped first). Resume or start it again.")
     where = f"the checkpoint at step {last}" if last is not None else "the beginning (no checkpoint was saved)"
@@ -119,9 +116,20 @@ def valid_checkpoints(paths: RunPaths) -> list[tuple[int, object]]:
     return [(step, path) for step, path in paths.checkpoint_zips() if zipfile.is_zipfile(path)]
 
 
-def _last_checkpoint(paths: RunPaths) -> int | None:
+def last_checkpoint(paths: RunPaths) -> int | None:
+    """The step of the run's newest complete checkpoint, or None."""
     zips = valid_checkpoints(paths)
     return zips[-1][0] if zips else None
+
+
+def mark_stopped(paths: RunPaths, *, forced: bool = False, **extra) -> RunRecord:
+    """Record the run as stopped at its last complete checkpoint (the Stop request is done with); `forced` when
+    the worker was ended without its final save. Returns the record."""
+    paths.stop_request.unlink(missing_ok=True)
+    last = last_checkpoint(paths)
+    if forced:
+        extra["forced"] = True
+    return set_status(paths, "stopped", _stopped_message(last, forced=forced), step=last, **extra)
 
 
 def _stopped_message(step: int | None, forced: bool = False) -> str:

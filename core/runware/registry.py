@@ -24,7 +24,7 @@ from typing import Any, Callable, Generator
 
 from core.errors import (RunwareArchitectureError, RunwareAuthError, RunwareError, RunwareInvalidRequest,
                          RunwareTimeout, RunwareUploadFailed)
-from core.progress import Cancellation, Progress
+from core.progress import Cancellation, Progress, drain
 from core.runware.air import BASE_AIR, check_air
 from core.runware.session import call, stream
 from core.settings import Settings
@@ -157,16 +157,15 @@ def register_stages(settings: Settings, *, url: str, sha256: str, air: str, name
         return await _upload(client, task, emit, stall_timeout)
 
     seen: list[str] = []
-    final: dict[str, Any] = {}
-    runner = stream(settings, work, timeout=timeout, cancel=cancel,
-                    translate_with={"air": air, "lora": air, "doing": f"the registration of {air}"})
-    for item in _drain(runner, final):
+    result: dict[str, Any] = {}
+    for item in stream(settings, work, timeout=timeout, cancel=cancel,
+                       translate_with={"air": air, "lora": air, "doing": f"the registration of {air}"}):
         status = str(item.get("status") or "")
         seen.append(status)
         step = STAGES.index(status) + 2 if status in STAGES else 1
         yield Progress(step, total, f"Runware: {status}. {item.get('message') or ''}".strip(),
                        {"stage": status, "air": item.get("air") or air})
-    result = final.get("value") or {}
+        result = item  # _upload emits the `ready` item last, then returns it
     return Registration(air=str(result.get("air") or air), architecture=arch.value, status="ready", stages=seen,
                         message=str(result.get("message") or ""), seconds=round(time.monotonic() - started, 2),
                         architecture_source=arch.source)
@@ -176,20 +175,8 @@ def register(settings: Settings, *, url: str, sha256: str, air: str, name: str, 
              trigger_words: str | list[str], default_weight: float,
              progress: Callable[[Progress], None] | None = None, **options: Any) -> Registration:
     """register_stages() driven to the end, handing each Progress to `progress` (in this thread)."""
-    runner = register_stages(settings, url=url, sha256=sha256, air=air, name=name, version=version,
-                             trigger_words=trigger_words, default_weight=default_weight, **options)
-    while True:
-        try:
-            event = next(runner)
-        except StopIteration as done:
-            return done.value
-        if progress is not None:
-            progress(event)
-
-
-def _drain(runner, final: dict[str, Any]):
-    """Yield from a generator and keep its return value in final["value"]."""
-    final["value"] = yield from runner
+    return drain(register_stages(settings, url=url, sha256=sha256, air=air, name=name, version=version,
+                                 trigger_words=trigger_words, default_weight=default_weight, **options), progress)
 
 
 async def _upload(client, task: dict[str, Any], emit: Callable[[dict], None], stall_timeout: float) -> dict:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import queue
 import re
 import threading
 import time
@@ -21,7 +20,7 @@ from typing import Any, Awaitable, Callable, Iterator
 from core.errors import (RunwareAuthError, RunwareConnectionError, RunwareContentBlocked, RunwareCreditError,
                          RunwareDropped, RunwareError, RunwareInvalidSize, RunwareKeyMissing, RunwareNotReady,
                          RunwareRateLimited, RunwareRefused, RunwareServerError, RunwareTimeout, RunwareUnknownAir)
-from core.progress import Cancellation, Cancelled
+from core.progress import Cancellation, Cancelled, drain, relay
 from core.settings import Settings, redact
 
 DEFAULT_WS_URL = "wss://ws-api.runware.ai/v1"
@@ -146,33 +145,32 @@ def stream(settings: Settings, work: Work, *, timeout: float, cancel: Cancellati
     """Run `work(client, emit)` on the loop thread; yield whatever it emits, in this thread, as it comes.
 
     The generator's return value (use `yield from`) is work's result. Waits at most `timeout` seconds
-    overall; a requested `cancel` stops the work and raises Cancelled. SDK errors come out translated."""
-    events: queue.SimpleQueue = queue.SimpleQueue()
+    overall; a requested `cancel` (or closing this generator) stops the work and raises Cancelled. SDK errors
+    come out translated."""
+    closed = threading.Event()
 
-    async def main():
-        async with connected(settings) as client:
-            return await work(client, events.put)
+    def wait(emit: Callable[[Any], None]) -> Any:
+        async def main():
+            async with connected(settings) as client:
+                return await work(client, emit)
 
-    future = submit(main())
-    deadline = time.monotonic() + timeout
+        future = submit(main())
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                finished, _ = concurrent.futures.wait([future], timeout=0.05)
+                if finished:
+                    return future.result()
+                if closed.is_set() or (cancel is not None and cancel.requested):
+                    raise Cancelled()
+                if time.monotonic() > deadline:
+                    raise RunwareTimeout(seconds=timeout, doing=(translate_with or {}).get("doing", "the request"))
+        finally:
+            if not future.done():
+                future.cancel()
+
     try:
-        while True:
-            try:
-                yield events.get(timeout=0.05)
-                continue
-            except queue.Empty:
-                pass
-            if future.done():
-                break
-            if cancel is not None and cancel.requested:
-                future.cancel()
-                raise Cancelled()
-            if time.monotonic() > deadline:
-                future.cancel()
-                raise RunwareTimeout(seconds=timeout, doing=(translate_with or {}).get("doing", "the request"))
-        while not events.empty():
-            yield events.get()
-        return future.result()
+        return (yield from relay(wait, name="runware-wait"))
     except (Cancelled, RunwareError):
         raise
     except concurrent.futures.CancelledError:
@@ -180,17 +178,11 @@ def stream(settings: Settings, work: Work, *, timeout: float, cancel: Cancellati
     except Exception as exc:
         raise translate(exc, seconds=timeout, **(translate_with or {})) from exc
     finally:
-        if not future.done():
-            future.cancel()
+        closed.set()
 
 
 def call(settings: Settings, work: Callable[[Any], Awaitable[Any]], *, timeout: float,
          cancel: Cancellation | None = None, translate_with: dict[str, Any] | None = None) -> Any:
     """Run `work(client)` on the loop thread and return its result (bounded, cancellable, translated)."""
-    runner = stream(settings, lambda client, _emit: work(client), timeout=timeout, cancel=cancel,
-                    translate_with=translate_with)
-    while True:
-        try:
-            next(runner)
-        except StopIteration as done:
-            return done.value
+    return drain(stream(settings, lambda client, _emit: work(client), timeout=timeout, cancel=cancel,
+                        translate_with=translate_with))

@@ -7,14 +7,12 @@ broken stage gives one clear failure instead of a cascade. The stages themselves
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import tempfile
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Iterator
 
 from core.progress import Cancellation, Cancelled, Progress
 from core.selftest.stage import SelftestReport, SelftestRun, Stage, StageResult
@@ -37,9 +35,9 @@ def run(
     only: set[str] | None = None,
     keep: bool = False,
     cancel: Cancellation | None = None,
-) -> Iterator[Progress]:
-    """Run the stages in order, yielding a Progress before and after each; the last event's payload
-    holds the SelftestReport as a dict under "report"."""
+) -> Iterator[Progress[StageResult | SelftestReport]]:
+    """Run the stages in order, yielding a Progress before and after each (payload "stage", "state"; the one
+    after carries the StageResult); the last event's result is the SelftestReport (`drain(run(...))` gives it)."""
     if stages is None:
         stages = STAGES
     chosen = [stage for stage in stages if not only or stage.name in only]
@@ -58,12 +56,12 @@ def run(
                 if not result.ok:
                     failed.add(stage.name)
                 yield Progress(index + 1, len(chosen), f"{result.status.upper()} {stage.title}: {result.detail}",
-                               {"stage": stage.name, "state": result.status, "result": asdict(result)})
+                               {"stage": stage.name, "state": result.status}, result)
     finally:
         report.seconds = time.perf_counter() - started
         if not keep and report.ok:
             shutil.rmtree(root, ignore_errors=True)
-    yield Progress(len(chosen), len(chosen), report.summary(), {"report": report.to_dict()})
+    yield Progress(len(chosen), len(chosen), report.summary(), result=report)
 
 
 def _run_stage(stage: Stage, state: SelftestRun, failed: set[str], cancel: Cancellation) -> StageResult:
@@ -95,14 +93,3 @@ def _scratch_parent(base: Settings) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
     return parent
 
-
-def report_of(events: Iterator[Progress], on_event: Callable[[Progress], None] | None = None) -> SelftestReport:
-    """Drain a run() and rebuild its report (the CLI and the app button use this)."""
-    last: dict[str, Any] = {}
-    for event in events:
-        if on_event is not None:
-            on_event(event)
-        if "report" in event.payload:
-            last = event.payload["report"]
-    stages = [StageResult(**{k: v for k, v in s.items() if k != "ok"}) for s in last.get("stages", [])]
-    return SelftestReport(stages, last.get("seconds", 0.0), last.get("workspace", ""))

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 
+from core.progress import drain
 from core.selftest.stage import SelftestRun, Stage
 
 DATASET = "selftest"
@@ -154,32 +154,23 @@ def stage_publish(run: SelftestRun) -> str:
     run.settings = dataclasses.replace(run.settings, hf_token=token, hf_endpoint=hub.url, runware_api_key=runware.api_key,
                                        runware_ws_url=runware.url)
     request = publish.PublishRequest(run.data["run_id"], repo_id="selftest-lora", air="selftest:mira")
-    events = list(publish.publish(run.settings, request, cancel=run.cancel))
-    version = events[-1].payload.get("version") or {}
-    _expect(version.get("runware_status") == "ready", f"Runware registration ended '{version.get('runware_status')}'")
-    run.data["air"] = version["air"]
-    return f"one Hub commit ({version.get('commit', '')[:8]}) on a loopback Hub; Runware model {version['air']} ready"
+    version = drain(publish.publish(run.settings, request, cancel=run.cancel))
+    status = version.runware_status if version else None
+    _expect(status == "ready", f"Runware registration ended '{status}'")
+    run.data["air"] = version.air
+    return f"one Hub commit ({(version.commit or '')[:8]}) on a loopback Hub; Runware model {version.air} ready"
 
 
 def stage_runware(run: SelftestRun) -> str:
     from core.playground import pairs as playground
     from core.selftest.offline import tiny_dinov2
 
-    previous = os.environ.get("LIKENESS_MODEL")
-    os.environ["LIKENESS_MODEL"] = str(tiny_dinov2(run.settings.cache_dir))  # put back afterwards: the app goes on
-    run.cleanup.callback(_restore_env, "LIKENESS_MODEL", previous)
-    report = playground.compare(run.settings, run.data["run_id"], prompts=[f"{TRIGGER}, portrait"], width=128,
+    settings = dataclasses.replace(run.settings, likeness_model=str(tiny_dinov2(run.settings.cache_dir)))
+    report = playground.compare(settings, run.data["run_id"], prompts=[f"{TRIGGER}, portrait"], width=128,
                                 height=128, steps=2, cancel=run.cancel)  # Runware's smallest size
     failures = [p.cloud_error or p.local_error for p in report.pairs if p.cloud_error or p.local_error]
     _expect(report.pairs and not failures, f"the local vs Runware pair failed: {failures[:1]}")
     return f"{len(report.pairs)} local vs Runware pair(s) scored; report saved in {report.folder.name}/"
-
-
-def _restore_env(name: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value
 
 
 STAGES: tuple[Stage, ...] = (

@@ -16,7 +16,9 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from core import storage
+from core import storage, system
+from core.constants import GIB
+from core.dataset.images import list_images
 from core.models import lora_targets
 from core.errors import AppError, NotFound
 from core.settings import CONFIG_DIR
@@ -24,7 +26,6 @@ from core.workspace import Workspace, check_name
 
 DEFAULTS_PATH = CONFIG_DIR / "train.json"
 PRESETS_DIR = CONFIG_DIR / "presets"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 PLACEHOLDER = "(set when the run starts)"
 
 
@@ -227,9 +228,7 @@ def memory_preset_for(memory_gb: float) -> Preset:
 
 
 def machine_memory_gb() -> float:
-    from core.system import GIB, memory_bytes
-
-    return round(memory_bytes() / GIB, 1)
+    return round(system.memory().total / GIB, 1)
 
 
 def save_preset(workspace: Workspace, name: str, plan: TrainPlan) -> Preset:
@@ -318,15 +317,11 @@ def iterations(config: dict, image_count: int) -> int:
     return max(0, epochs) * math.ceil(max(0, image_count) / batch)
 
 
-# ---- the dataset, minimally (core.dataset.preflight replaces this when the dataset room lands) -------
+# ---- the dataset, as the Train tab needs it (the checks themselves are core.dataset.preflight's) -------
 
 def dataset_images(images_dir: Path) -> list[Path]:
-    if not Path(images_dir).is_dir():
-        return []
-    return sorted(
-        p for p in Path(images_dir).iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.stem.startswith("preview")
-    )
+    """The pictures mflux trains on: not its preview* images (those are for edit training only)."""
+    return [p for p in list_images(images_dir) if not p.stem.startswith("preview")]
 
 
 def dataset_readiness(workspace: Workspace, name: str, trigger: str | None = None, resolution: int | None = None) -> Readiness:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass
 
+from core import system
 from core.models import lora_targets
 
 # Seconds per iteration at 1024x1024, rank 16, batch 1, on an M4 Pro class Mac (low, high).
@@ -149,12 +150,4 @@ def memory_pressure() -> str | None:
             return None
         return {1: "memory pressure: normal", 2: "memory pressure: WARNING (close other apps)",
                 4: "memory pressure: CRITICAL (training may fail; pick a smaller memory preset)"}.get(level)
-    try:
-        info = {}
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                key, value = line.split(":", 1)
-                info[key] = int(value.split()[0])
-        return f"memory: {100 * info['MemAvailable'] / info['MemTotal']:.0f}% available"
-    except (OSError, KeyError, ValueError, ZeroDivisionError):
-        return None
+    return f"memory: {100 * system.memory().available_share:.0f}% available"

@@ -226,9 +226,8 @@ def stop(workspace: Workspace, run_id: str, *, force: bool = False, grace: float
     if force or current == "stopping":
         run_state.kill_worker(paths, record)
         paths.stop_request.unlink(missing_ok=True)
-        last = run_state._last_checkpoint(paths)
         if paths.read_record().status in run_state.ACTIVE:
-            run_state.set_status(paths, "stopped", run_state._stopped_message(last, forced=True), step=last, forced=True)
+            run_state.mark_stopped(paths, forced=True)
         return status(workspace, run_id)
     storage.write_text(paths.stop_request, f"{time.time()}\n")
     if current == "running":

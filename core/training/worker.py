@@ -245,23 +245,19 @@ def run(run_dir: Path) -> int:
             else:
                 TrainingRunner.train(config_path=str(paths.train_json), resume_path=None)
         except StopTrainingException:
-            paths.stop_request.unlink(missing_ok=True)
-            last = run_state._last_checkpoint(paths)
-            run_state.set_status(paths, "stopped", run_state._stopped_message(last), step=last, finished_at=time.time())
+            run_state.mark_stopped(paths, finished_at=time.time())
             return 0
-        last = run_state._last_checkpoint(paths)
+        last = run_state.last_checkpoint(paths)
         run_state.set_status(paths, "completed", f"Finished; the last checkpoint is at step {last}.", step=last, finished_at=time.time())
         return 0
     except KeyboardInterrupt:
-        last = run_state._last_checkpoint(paths)
-        paths.stop_request.unlink(missing_ok=True)
-        run_state.set_status(paths, "stopped", run_state._stopped_message(last, forced=True), step=last, finished_at=time.time())
+        run_state.mark_stopped(paths, forced=True, finished_at=time.time())
         return 1
     except BaseException as error:  # the person gets a sentence; the traceback goes to worker.log
         traceback.print_exc()
         failure = translate(error)
         run_events.emit(paths, "error", message=failure.message, todo=failure.todo)
-        last = run_state._last_checkpoint(paths)
+        last = run_state.last_checkpoint(paths)
         run_state.set_status(paths, "failed", describe(failure), step=last, error=failure.message,
                              finished_at=time.time())
         return 1
