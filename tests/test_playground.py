@@ -103,7 +103,7 @@ def test_likeness_model_set_only_in_dot_env_scores_the_pairs(workspace, fake_run
     assert settings.likeness_model == str(model_dir)
     write_mflux_dataset(workspace.dataset_images_dir("mira"), count=3)
     paths = run_paths(workspace, "20261127-060000-mira")
-    paths.write_record({"run_id": paths.run_id, "dataset": "mira", "model": "selftest", "trigger": "mira"})
+    paths.write_record(RunRecord(run_id=paths.run_id, dataset="mira", model="selftest", trigger="mira"))
     write_json(paths.publish_json, {"versions": [{"id": "alice/mira@1", "repo_id": "alice/mira", "air": "story:env@1",
                                                   "runware_status": "ready"}]})
     runware.register(settings, url=fake_runware.host_file("e", b"e"), air="story:env@1", name="E", version="1",

@@ -81,8 +81,8 @@ def test_rerun_with_unchanged_files_makes_no_commit_and_an_edited_card_makes_one
     paths, adapter, samples = make_run(workspace)
     _, first = run_publish(settings, request_for(adapter, samples))
     _, again = run_publish(settings, request_for(adapter, samples))
-    assert hub.commit_count(f"alice/{first['repo_id'].split('/')[1]}") == 2
-    assert again["commit"] == first["commit"] and len(publishing.read_record(paths).versions) == 1
+    assert hub.commit_count(f"alice/{first.repo_id.split('/')[1]}") == 2
+    assert again.commit == first.commit and len(publishing.read_record(paths).versions) == 1
 
     card, edited = publishing.draft_card(settings, request_for(adapter, samples), account="someone")
     assert not edited and 'load_lora_weights("someone/' in card
@@ -90,14 +90,14 @@ def test_rerun_with_unchanged_files_makes_no_commit_and_an_edited_card_makes_one
 
     model_card.save_draft(paths, card.replace("## Trigger word", "My own words.\n\n## Trigger word"))
     _, third = run_publish(settings, request_for(adapter, samples[:1]))
-    files = hub.files(third["repo_id"])
-    assert third["commit"] != first["commit"] and "My own words." in files["README.md"].decode()
+    files = hub.files(third.repo_id)
+    assert third.commit != first.commit and "My own words." in files["README.md"].decode()
     assert "samples/02.png" not in files  # the version's samples replace the previous ones
     readme = files["README.md"].decode()
-    assert f'load_lora_weights("{third["repo_id"]}"' in readme  # the draft was written for "someone/..."
+    assert f'load_lora_weights("{third.repo_id}"' in readme  # the draft was written for "someone/..."
     assert f"hf download {third['repo_id']} pytorch_lora_weights.safetensors" in readme and "someone/" not in readme
     assert "url: samples/01.png" in readme and "samples/02.png" not in readme  # widget fitted to the samples
-    assert hub.commit_count(third["repo_id"]) == 3
+    assert hub.commit_count(third.repo_id) == 3
 
 
 def test_a_server_error_on_commit_says_so_and_the_same_publish_then_completes(settings, workspace, hub):
@@ -159,7 +159,7 @@ def test_a_private_repo_is_published_but_blocked_for_runware(settings, workspace
     events, version = run_publish(settings, request)
     assert hub.repos["alice/mira-private"]["private"] is True and version.hub_status == "committed"
     assert version.runware_status == "blocked" and "PUBLIC" in version.runware_message
-    assert "air" not in version
+    assert version.air is None
     assert any(e.payload.get("status") == "blocked" for e in events)
     assert "Not registered on Runware" in events[-1].message
 

@@ -55,7 +55,7 @@ def test_publish_registers_the_pinned_file_and_waits_until_ready(live, workspace
     # The same click again: no commit, no upload, the same AIR.
     uploads, commits = len(fake_runware.tasks("modelUpload")), hub.commit_count("alice/mira-lora")
     _, again = publish_all(live, adapter, samples)
-    assert again["air"] == "mysource:mira@1" and again["runware_status"] == "ready"
+    assert again.air == "mysource:mira@1" and again.runware_status == "ready"
     assert len(fake_runware.tasks("modelUpload")) == uploads and hub.commit_count("alice/mira-lora") == commits
 
 
@@ -95,7 +95,7 @@ def test_without_an_air_the_hub_part_is_kept_and_the_message_says_what_to_type(l
     assert publishing.read_record(paths).versions[0].hub_status == "committed"
     assert fake_runware.tasks("modelUpload") == []
     events = list(publishing.register_latest(live, "20261127-mira", "mysource:mira"))
-    assert events[-1].result["runware_status"] == "ready"
+    assert events[-1].result.runware_status == "ready"
 
 
 def test_an_unresolvable_architecture_refuses_to_register(live, workspace, hub, fake_runware):
@@ -140,7 +140,7 @@ def test_a_private_repo_made_public_on_the_hub_is_registered_by_the_next_publish
     paths, adapter, samples = make_run(workspace)
     request = dict(private=True, air="mysource:mira")
     _, blocked = publish_all(live, adapter, samples, **request)
-    assert blocked["runware_status"] == "blocked" and fake_runware.tasks("modelUpload") == []
+    assert blocked.runware_status == "blocked" and fake_runware.tasks("modelUpload") == []
     hub.repos["alice/mira-lora"]["private"] = False  # the person flips it to public on the Hub's settings page
     _, version = publish_all(live, adapter, samples, **request)
     assert version.private is False and version.runware_status == "ready" and version.air == "mysource:mira@1"
