@@ -95,7 +95,7 @@ def test_rerun_with_unchanged_files_makes_no_commit_and_an_edited_card_makes_one
     assert "samples/02.png" not in files  # the version's samples replace the previous ones
     readme = files["README.md"].decode()
     assert f'load_lora_weights("{third.repo_id}"' in readme  # the draft was written for "someone/..."
-    assert f"hf download {third['repo_id']} pytorch_lora_weights.safetensors" in readme and "someone/" not in readme
+    assert f"hf download {third.repo_id} pytorch_lora_weights.safetensors" in readme and "someone/" not in readme
     assert "url: samples/01.png" in readme and "samples/02.png" not in readme  # widget fitted to the samples
     assert hub.commit_count(third.repo_id) == 3
 
