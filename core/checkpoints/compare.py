@@ -20,6 +20,8 @@ from core.generation.engine import RenderSpec
 from core.errors import AppError
 from core.progress import Cancellation, Progress
 from core.runs.paths import RunPaths, run_paths
+from core.generation import local as generation
+from core.models.adapters import sha256
 
 BASE_ROW = "base"
 
@@ -105,8 +107,6 @@ def planned_cells(spec: GridSpec) -> int:
 def run_grid(workspace, spec: GridSpec, cancel: Cancellation | None = None, settings=None) -> Iterator[Progress[Grid]]:
     """Fill the grid: first the plan (payload "spec", "rows"), one Progress per finished cell (payload "cell"), and
     last the Grid (the result)."""
-    from core.generation import local as generation
-
     paths = run_paths(workspace, spec.run_id, must_exist=True)
     spec, wanted = _resolved(paths, spec)
     engine = generation.engine(settings)
@@ -120,7 +120,6 @@ def run_grid(workspace, spec: GridSpec, cancel: Cancellation | None = None, sett
     yield Progress(0, total, f"Preparing {len(wanted)} checkpoint adapters", {"spec": asdict(spec), "rows": rows})
     for step in wanted:
         adapter = checkpoints.extracted_adapter(paths, step)
-        from core.models.adapters import sha256
 
         sha = sha256(adapter)
         plan.extend((str(step), str(adapter), sha, strength) for strength in spec.strengths)

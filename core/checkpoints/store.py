@@ -18,6 +18,7 @@ from core import storage
 from core.models import adapters
 from core.errors import AppError, NotFound
 from core.runs.paths import RunPaths, run_paths
+from core.models.base import BASE_MODELS
 
 _MEMBER = re.compile(r"^(\d{7})_(adapter\.safetensors|optimizer\.safetensors|iterator\.json|loss\.json|config\.json)$")
 _PLAIN_MEMBERS = {"checkpoint.json", "run.json"}
@@ -189,7 +190,6 @@ def export_adapter(paths: RunPaths, step: int | None = None, *, trigger: str | N
     report = adapters.inspect_tensors(renamed, {}, str(zip_path), adapters.geometry_for_model(model_key))
     if not report.ok:
         raise adapters.AdapterError(f"Checkpoint {step} of run '{paths.run_id}': {report.problems[0]}", "Pick another step.")
-    from core.models.base import BASE_MODELS
 
     base = BASE_MODELS.get(model_key)
     metadata = {

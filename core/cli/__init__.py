@@ -19,6 +19,8 @@ from typing import Any, Callable
 from core.errors import AppError, describe
 from core.progress import Progress
 from core.settings import Settings, check_python, load_settings, redact
+from core.workspace import Workspace
+from core.log import setup_logging
 
 COMMAND_MODULES = (
     "core.cli.doctor",
@@ -56,8 +58,6 @@ class Context:
 
     @property
     def workspace(self):
-        from core.workspace import Workspace
-
         return Workspace(self.settings.workspace)
 
     def progress(self, event: Progress) -> None:
@@ -126,9 +126,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _start_log(settings: Settings) -> None:
-    from core.log import setup_logging
-    from core.workspace import Workspace
-
     try:
         setup_logging(Workspace(settings.workspace).logs_dir, console=False)
     except OSError:

@@ -6,6 +6,9 @@ from dataclasses import asdict
 
 from core.cli import Commands, Context, Outcome
 from core.progress import drain
+from core.dataset import datasets
+from core.captions import store as captions
+from core.captions.captioner import DEFAULT_MODEL, CaptionOptions, auto_caption
 
 
 def register(commands: Commands) -> None:
@@ -51,14 +54,10 @@ def register(commands: Commands) -> None:
 
 
 def _dataset(context: Context):
-    from core.dataset import datasets
-
     return datasets.open_dataset(context.workspace, context.args.name)
 
 
 def _changes_outcome(context: Context, changes, source: str) -> Outcome:
-    from core.captions import store as captions
-
     applied = captions.apply(_dataset(context), changes, source=source) if context.args.apply else []
     rows = [asdict(c) for c in changes]
     verb = "Changed" if context.args.apply else "Would change"
@@ -68,8 +67,6 @@ def _changes_outcome(context: Context, changes, source: str) -> Outcome:
 
 
 def run_auto(context: Context) -> Outcome:
-    from core.captions.captioner import DEFAULT_MODEL, CaptionOptions, auto_caption
-
     args = context.args
     dataset = _dataset(context)
     options = CaptionOptions(model=args.model or DEFAULT_MODEL, task=args.task, policy=args.existing,
@@ -87,8 +84,6 @@ def run_auto(context: Context) -> Outcome:
 
 
 def run_show(context: Context) -> Outcome:
-    from core.captions import store as captions
-
     dataset = _dataset(context)
     texts = captions.read_all(dataset)
     if context.args.stem:
@@ -98,43 +93,31 @@ def run_show(context: Context) -> Outcome:
 
 
 def run_set(context: Context) -> Outcome:
-    from core.captions import store as captions
-
     changed = captions.save(_dataset(context), context.args.stem, context.args.text)
     return Outcome({"stem": context.args.stem, "changed": changed}, "Saved." if changed else "Unchanged.")
 
 
 def run_replace(context: Context) -> Outcome:
-    from core.captions import store as captions
-
     args = context.args
     changes = captions.preview_replace(_dataset(context), args.find, args.replacement, regex=args.regex, ignore_case=args.ignore_case)
     return _changes_outcome(context, changes, "replace")
 
 
 def run_prefix(context: Context) -> Outcome:
-    from core.captions import store as captions
-
     changes = captions.preview_affix(_dataset(context), prefix=context.args.prefix, suffix=context.args.suffix)
     return _changes_outcome(context, changes, "prefix")
 
 
 def run_trigger(context: Context) -> Outcome:
-    from core.captions import store as captions
-
     changes = captions.preview_trigger(_dataset(context), context.args.word, remove=context.args.remove)
     return _changes_outcome(context, changes, "trigger")
 
 
 def run_undo(context: Context) -> Outcome:
-    from core.captions import store as captions
-
     restored = captions.undo(_dataset(context))
     return Outcome({"restored": [asdict(c) for c in restored]}, f"Restored {len(restored)} caption(s).")
 
 
 def run_history(context: Context) -> Outcome:
-    from core.captions import store as captions
-
     rows = captions.version_rows(_dataset(context), context.args.stem)
     return Outcome({"versions": rows}, "\n".join(f"{r['index']:>3} {r['when']} {r['source']:<8} {r['text']}" for r in rows))

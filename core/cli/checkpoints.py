@@ -6,6 +6,9 @@ import time
 from pathlib import Path
 
 from core.cli import Commands, Context, Outcome
+from core.checkpoints import store as checkpoints
+from core.runs.paths import run_paths
+from core.models import adapters
 
 
 def register(commands: Commands) -> None:
@@ -27,9 +30,6 @@ def register(commands: Commands) -> None:
 
 
 def run_list(context: Context) -> Outcome:
-    from core.checkpoints import store as checkpoints
-    from core.runs.paths import run_paths
-
     paths = run_paths(context.workspace, context.args.run, must_exist=True)
     found = checkpoints.list_checkpoints(paths)
     chosen = checkpoints.read_chosen(paths)
@@ -45,9 +45,6 @@ def run_list(context: Context) -> Outcome:
 
 
 def run_export(context: Context) -> Outcome:
-    from core.checkpoints import store as checkpoints
-    from core.runs.paths import run_paths
-
     paths = run_paths(context.workspace, context.args.run, must_exist=True)
     out = Path(context.args.out) if context.args.out else None
     exported = checkpoints.export_adapter(paths, context.args.step, trigger=context.args.trigger, out=out)
@@ -55,15 +52,11 @@ def run_export(context: Context) -> Outcome:
 
 
 def run_validate(context: Context) -> Outcome:
-    from core.models import adapters
-
     geometry = None if context.args.model == "auto" else adapters.geometry_for_model(context.args.model)
     report = adapters.inspect(Path(context.args.file), geometry)
     return Outcome(report.to_dict(), report.summary() + "".join(f"\nProblem: {p}" for p in report.problems[1:]), ok=report.ok)
 
 
 def run_choose(context: Context) -> Outcome:
-    from core.checkpoints import store as checkpoints
-
     chosen = checkpoints.choose(context.workspace, context.args.run, context.args.step, context.args.strength)
     return Outcome(chosen.to_dict(), f"Chose step {chosen.step} at strength {chosen.strength}: {chosen.adapter_path}")

@@ -5,6 +5,9 @@ from __future__ import annotations
 from core.cli import Commands, Context, Outcome
 from core.dataset.preview_prompts import load_test_prompts
 from core.progress import drain
+from core.checkpoints import compare, likeness
+from core.errors import AppError
+from core.runs.paths import run_paths
 
 
 def _floats(text: str) -> list[float]:
@@ -31,11 +34,6 @@ def register(commands: Commands) -> None:
 
 
 def run(context: Context) -> Outcome:
-    from core.checkpoints import compare
-    from core.checkpoints import likeness
-    from core.errors import AppError
-    from core.runs.paths import run_paths
-
     args = context.args
     paths = run_paths(context.workspace, args.run, must_exist=True)
     try:

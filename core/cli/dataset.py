@@ -6,6 +6,9 @@ from pathlib import Path
 
 from core.cli import Commands, Context, Outcome
 from core.progress import drain
+from core.dataset.images import Preprocess
+from core.dataset import datasets, preflight
+from core.dataset.importer import import_sources
 
 
 def register(commands: Commands) -> None:
@@ -47,8 +50,6 @@ def _preprocess_args(parser) -> None:
 
 
 def _preprocess_from(args, base):
-    from core.dataset.images import Preprocess
-
     data = base.to_dict()
     for key in ("resolution", "crop", "aspect", "background"):
         if getattr(args, key, None) is not None:
@@ -57,9 +58,6 @@ def _preprocess_from(args, base):
 
 
 def run_create(context: Context) -> Outcome:
-    from core.dataset import datasets
-    from core.dataset.images import Preprocess
-
     dataset = datasets.create(context.workspace.ensure(), context.args.name,
                               preprocess=_preprocess_from(context.args, Preprocess()), trigger=context.args.trigger)
     return Outcome({"dataset": dataset.name, "images_dir": str(dataset.images_dir), **dataset.read_settings()},
@@ -67,9 +65,6 @@ def run_create(context: Context) -> Outcome:
 
 
 def run_import(context: Context) -> Outcome:
-    from core.dataset import datasets
-    from core.dataset.importer import import_sources
-
     workspace = context.workspace.ensure()
     dataset = datasets.ensure(workspace, context.args.name)
     dataset.save_settings(preprocess=_preprocess_from(context.args, dataset.preprocess))
@@ -86,8 +81,6 @@ def run_import(context: Context) -> Outcome:
 
 
 def run_check(context: Context) -> Outcome:
-    from core.dataset import preflight
-
     args = context.args
     result = preflight.check(context.workspace, args.name, trigger=args.trigger, resolution=args.resolution,
                              epochs=args.epochs, batch_size=args.batch_size)
@@ -96,8 +89,6 @@ def run_check(context: Context) -> Outcome:
 
 
 def run_list(context: Context) -> Outcome:
-    from core.dataset import datasets
-
     rows = []
     for name in datasets.list_names(context.workspace):
         dataset = datasets.open_dataset(context.workspace, name)
@@ -109,29 +100,21 @@ def run_list(context: Context) -> Outcome:
 
 
 def run_remove_image(context: Context) -> Outcome:
-    from core.dataset import datasets
-
     where = datasets.remove_image(context.workspace, context.args.name, context.args.stem)
     return Outcome({"removed": context.args.stem, "trash": str(where)}, f"Moved {context.args.stem} and its caption to {where}.")
 
 
 def run_rename(context: Context) -> Outcome:
-    from core.dataset import datasets
-
     dataset = datasets.rename(context.workspace, context.args.name, context.args.new_name)
     return Outcome({"dataset": dataset.name}, f"Renamed to '{dataset.name}'.")
 
 
 def run_duplicate(context: Context) -> Outcome:
-    from core.dataset import datasets
-
     dataset = datasets.duplicate(context.workspace, context.args.name, context.args.new_name)
     return Outcome({"dataset": dataset.name}, f"Copied to '{dataset.name}'.")
 
 
 def run_delete(context: Context) -> Outcome:
-    from core.dataset import datasets
-
     where = datasets.delete(context.workspace, context.args.name)
     return Outcome({"trash": str(where)}, f"Moved to the trash: {where}.")
 

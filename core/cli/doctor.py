@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.cli import Commands, Context, Outcome
+from core.system import diagnose
 
 
 def register(commands: Commands) -> None:
@@ -10,8 +11,6 @@ def register(commands: Commands) -> None:
 
 
 def run(context: Context) -> Outcome:
-    from core.system import diagnose
-
     diagnosis = diagnose(context.settings)
     lines = [
         f"Python          {diagnosis.python}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.cli import Commands, Context, Outcome
+from core.generation import local as generation
 
 
 def _lora(text: str) -> tuple[str, float]:
@@ -27,8 +28,6 @@ def register(commands: Commands) -> None:
 
 
 def run(context: Context) -> Outcome:
-    from core.generation import local as generation
-
     a = context.args
     request = generation.GenerateRequest(prompt=a.prompt, model=a.model, seed=a.seed, width=a.width, height=a.height, steps=a.steps,
                                          guidance=a.guidance, loras=a.lora, quantize=a.quantize, count=a.count)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.cli import Commands, Context, Outcome
+from core.publishing.publish import draft_card, publish, PublishRequest, register_latest, status
 
 
 def register(commands: Commands) -> None:
@@ -49,8 +50,6 @@ def register(commands: Commands) -> None:
 
 
 def _request(context: Context, runware: bool):
-    from core.publishing.publish import PublishRequest
-
     args = context.args
     card_text = args.card.read_text(encoding="utf-8") if getattr(args, "card", None) else None
     return PublishRequest(args.run, repo_id=args.repo, private=args.private, allow_existing=args.existing,
@@ -71,27 +70,19 @@ def _follow(context: Context, events) -> Outcome:
 
 
 def run_all(context: Context) -> Outcome:
-    from core.publishing.publish import publish
-
     return _follow(context, publish(context.settings, _request(context, runware=True)))
 
 
 def run_hf(context: Context) -> Outcome:
-    from core.publishing.publish import publish
-
     return _follow(context, publish(context.settings, _request(context, runware=False)))
 
 
 def run_runware(context: Context) -> Outcome:
-    from core.publishing.publish import register_latest
-
     args = context.args
     return _follow(context, register_latest(context.settings, args.run, args.air, args.repo))
 
 
 def run_status(context: Context) -> Outcome:
-    from core.publishing.publish import status
-
     record = status(context.settings, context.args.run)
     lines = [f"{v.repo_id}  {str(v.commit or '-')[:10]}  hub {v.hub_status or '-'}  "
              f"runware {v.runware_status or '-'} {v.air or ''}".rstrip() for v in record.versions]
@@ -99,8 +90,6 @@ def run_status(context: Context) -> Outcome:
 
 
 def run_card(context: Context) -> Outcome:
-    from core.publishing.publish import PublishRequest, draft_card
-
     args = context.args
     text, edited = draft_card(context.settings, PublishRequest(args.run, repo_id=args.repo, adapter=args.adapter))
     return Outcome({"card": text, "edited": edited}, text)

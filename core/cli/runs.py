@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from core.cli import Commands, Context, Outcome
+from core.runs import state as run_state
+from core.runs.diff import diff_runs
+from core.training import runner as training
 
 
 def register(commands: Commands) -> None:
@@ -14,9 +17,6 @@ def register(commands: Commands) -> None:
 
 
 def run_list(context: Context) -> Outcome:
-    from core.runs import state as run_state
-    from core.training import runner as training
-
     changed = run_state.reconcile_all(context.workspace)
     runs = training.list_runs(context.workspace)
     lines = [run.summary() for run in runs] or ["No training runs yet."]
@@ -25,8 +25,6 @@ def run_list(context: Context) -> Outcome:
 
 
 def run_diff(context: Context) -> Outcome:
-    from core.runs import diff as run_diff
-
-    rows = run_diff.diff_runs(context.workspace, context.args.run_a, context.args.run_b)
+    rows = diff_runs(context.workspace, context.args.run_a, context.args.run_b)
     lines = [f"{r.key}: {r.a!r} -> {r.b!r}" for r in rows] or ["The two configs are the same (apart from paths)."]
     return Outcome({"differences": [r.to_dict() for r in rows]}, "\n".join(lines))

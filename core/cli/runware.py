@@ -6,6 +6,11 @@ from pathlib import Path
 
 from core.cli import Commands, Context, Outcome
 from core.progress import drain
+from core.runware.cloud import CloudRequest, generate, LoraRef, total_cost
+from core.playground.pairs import compare_stages
+from core.playground.report import list_reports
+from core.runs.paths import run_paths
+from core.runware.registry import resolve_architecture
 
 
 def register(commands: Commands) -> None:
@@ -49,8 +54,6 @@ def register(commands: Commands) -> None:
 
 
 def run_generate(context: Context) -> Outcome:
-    from core.runware.cloud import CloudRequest, LoraRef, generate, total_cost
-
     args = context.args
     request = CloudRequest(args.prompt, model=args.model, loras=tuple(LoraRef.parse(x) for x in args.lora),
                            seed=args.seed, width=args.width, height=args.height, steps=args.steps, cfg=args.cfg,
@@ -64,9 +67,6 @@ def run_generate(context: Context) -> Outcome:
 
 
 def run_compare(context: Context) -> Outcome:
-    from core.runware.cloud import LoraRef
-    from core.playground.pairs import compare_stages
-
     args = context.args
     lora, strength = None, args.strength
     if args.lora:
@@ -94,9 +94,6 @@ def run_compare(context: Context) -> Outcome:
 
 
 def run_reports(context: Context) -> Outcome:
-    from core.playground.report import list_reports
-    from core.runs.paths import run_paths
-
     reports = list_reports(run_paths(context.workspace, context.args.run, must_exist=True))
     rows = [{"name": r.name, "status": r.status, "folder": str(r.folder), "counts": r.counts(),
              "total_cost": r.total_cost} for r in reports]
@@ -106,7 +103,5 @@ def run_reports(context: Context) -> Outcome:
 
 
 def run_architecture(context: Context) -> Outcome:
-    from core.runware.registry import resolve_architecture
-
     arch = resolve_architecture(context.settings)
     return Outcome(arch.to_dict(), f"Architecture: {arch.describe()}")

@@ -6,6 +6,7 @@ import sys
 
 from core.cli import Commands, Context, Outcome
 from core.progress import drain
+from core.selftest import runner as selftest
 
 
 def register(commands: Commands) -> None:
@@ -15,8 +16,6 @@ def register(commands: Commands) -> None:
 
 
 def run(context: Context) -> Outcome:
-    from core.selftest import runner as selftest
-
     def show(event) -> None:
         state = event.payload.get("state")
         if not context.json and state and state != "running":

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from core.cli import Commands, Context, Outcome
+from core.models import selftest_model
 
 
 def register(commands: Commands) -> None:
@@ -16,8 +17,6 @@ def register(commands: Commands) -> None:
 
 
 def run_build(context: Context) -> Outcome:
-    from core.models import selftest_model
-
     target = Path(context.args.dir) if context.args.dir else selftest_model.default_dir(context.settings.cache_dir)
     started = time.perf_counter()
     selftest_model.build(target, seed=context.args.seed)

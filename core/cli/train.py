@@ -7,6 +7,16 @@ from pathlib import Path
 
 from core.cli import Commands, Context, Outcome
 from core.progress import Progress
+from core import storage
+from core.training import (
+    aitoolkit as aitoolkit_import,
+    checks as train_checks,
+    config as train_config,
+    runner as training,
+)
+from core.errors import AppError
+from core.models import selftest_model
+from core.training.estimates import format_duration
 
 
 def register(commands: Commands) -> None:
@@ -40,11 +50,6 @@ def register(commands: Commands) -> None:
 
 
 def _build(context: Context):
-    from core import storage
-    from core.training import aitoolkit as aitoolkit_import
-    from core.training import config as train_config
-    from core.errors import AppError
-
     args = context.args
     workspace = context.workspace
     plan = train_config.compose(workspace, args.dataset, args.trigger, args.preset, model=args.model)
@@ -72,12 +77,8 @@ def _build(context: Context):
 
 
 def run_check(context: Context) -> Outcome:
-    from core.training import checks as train_checks
-
     plan, notes = _build(context)
     if plan.model == "selftest":
-        from core.models import selftest_model
-
         selftest_model.ensure(context.settings.cache_dir)
     validation = train_checks.validate(plan, context.workspace, cache_dir=context.settings.cache_dir)
     config = plan.config(context.workspace, context.settings.cache_dir)
@@ -105,8 +106,6 @@ def _outcome(run, ok_states=("completed", "stopped", "queued", "running", "stopp
 
 
 def run_start(context: Context) -> Outcome:
-    from core.training import runner as training
-
     plan, notes = _build(context)
     for note in notes:
         print(f"Import: {note}", file=sys.stderr)
@@ -118,8 +117,6 @@ def run_start(context: Context) -> Outcome:
 
 
 def run_stop(context: Context) -> Outcome:
-    from core.training import runner as training
-
     run = training.stop(context.workspace, context.args.run, force=context.args.force)
     if context.args.wait:
         run = training.wait(context.workspace, run.run_id, on_event=_printer(context))
@@ -127,8 +124,6 @@ def run_stop(context: Context) -> Outcome:
 
 
 def run_resume(context: Context) -> Outcome:
-    from core.training import runner as training
-
     run = training.resume(context.workspace, context.args.run, step=context.args.step, queue=context.args.queue)
     if context.args.wait:
         run = training.wait(context.workspace, run.run_id, on_event=_printer(context))
@@ -137,22 +132,16 @@ def run_resume(context: Context) -> Outcome:
 
 
 def run_status(context: Context) -> Outcome:
-    from core.training import runner as training
-
     run = training.status(context.workspace, context.args.run)
     lines = [run.summary()]
     if run.checkpoints:
         lines.append(f"Checkpoints at steps: {', '.join(map(str, run.checkpoints))}")
     if run.eta_seconds:
-        from core.training.estimates import format_duration
-
         lines.append(f"About {format_duration(run.eta_seconds)} left ({run.seconds_per_step:.2f} s per step).")
     return Outcome({"run": run.to_dict()}, "\n".join(lines))
 
 
 def run_presets(context: Context) -> Outcome:
-    from core.training import config as train_config
-
     presets = train_config.list_presets(context.workspace)
     lines = [f"{p.name:<26} {p.kind:<7} {p.label}: {p.description}" for p in presets]
     default = train_config.memory_preset_for(train_config.machine_memory_gb())

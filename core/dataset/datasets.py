@@ -21,6 +21,7 @@ from core.constants import IMAGE_SUFFIXES
 from core.errors import AppError, NotFound
 from core.dataset.images import Preprocess, list_images
 from core.workspace import Workspace, check_name
+from core.captions import store as caption_store
 
 
 class DatasetExists(AppError):
@@ -193,8 +194,6 @@ def remove_image(workspace: Workspace, name: str, stem: str) -> Path:
 def describe(dataset: Dataset, stem: str) -> dict:
     """What the gallery shows about one image: size, file, caption (None when not UTF-8), where it came from."""
     from PIL import Image
-
-    from core.captions import store as caption_store
 
     item = dataset.item(stem)
     info: dict = {"stem": stem, "image": str(item.image), "bytes": item.image.stat().st_size, "width": 0, "height": 0}

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from core import system
-from core.models import adapters
-from core.models import base as models
+from core.models import adapters, base as models
 from core.errors import ModelError
 from core.progress import Cancellation, Cancelled
 

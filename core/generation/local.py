@@ -23,6 +23,7 @@ from core.generation.engine import Engine, RenderSpec
 from core.errors import AppError
 from core.progress import Cancellation, Cancelled, Progress, drain, relay
 from core.workspace import Workspace
+from core.settings import load_settings
 
 MAX_SEED = 2**32 - 1
 SIZE_PRESETS = {"square 1024": (1024, 1024), "portrait 9:16": (768, 1344), "landscape 16:9": (1344, 768),
@@ -83,8 +84,6 @@ def engine(settings=None) -> Engine:
         _engine.cache_dir = Path(settings.cache_dir)
         _engine.decode_override = settings.vae_decode_mode
     elif _engine.cache_dir is None:
-        from core.settings import load_settings
-
         loaded = load_settings()
         _engine.cache_dir, _engine.decode_override = loaded.cache_dir, loaded.vae_decode_mode
     return _engine

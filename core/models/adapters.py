@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core.errors import AppError
+from core.models.selftest_model import TINY_TRANSFORMER as t
 
 
 class AdapterError(AppError):
@@ -76,8 +77,6 @@ KLEIN_4B = Geometry("flux2-klein-4b", "FLUX.2 klein 4B", 5, 20, 24, 128, 7680, (
 
 
 def selftest_geometry() -> Geometry:
-    from core.models.selftest_model import TINY_TRANSFORMER as t
-
     return Geometry("selftest", "FLUX.2 klein (self-test geometry)", t["num_layers"], t["num_single_layers"],
                     t["num_attention_heads"], t["attention_head_dim"], t["joint_attention_dim"], tuple(t["axes_dims_rope"]))
 

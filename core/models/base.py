@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core import constants, system
 from core.errors import ModelError
+from core.models import selftest_model
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,6 @@ def weights_in_cache(model: BaseModel) -> bool:
 
 def prepare(model: BaseModel, cache_dir: Path) -> Path | None:
     """Make this process ready to load `model` with mflux; returns the model_path to pass (None = Hub)."""
-    from core.models import selftest_model
-
     if model.is_selftest:
         path = selftest_model.ensure(cache_dir)
         selftest_model.use_selftest_geometry()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core import storage
 from core.settings import PROJECT_ROOT
+from core.errors import AppError
 
 MFLUX_MODEL = "flux2-klein-base-4b"
 RECIPE_VERSION = 1
@@ -138,8 +139,6 @@ def build(out_dir: Path, seed: int = 0) -> Path:
 
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MARKER).exists():
-        from core.errors import AppError
-
         raise AppError(f"{out_dir} is not empty and is not a self-test model folder.", "Choose an empty or new folder.")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".selftest-build-", dir=out_dir.parent))

@@ -20,6 +20,7 @@ from typing import Any
 
 from core import storage
 from core.runs.paths import RunPaths
+from core.errors import NotFound
 
 SAMPLER_NOTE = (
     "Runware and local mflux use different samplers and schedulers, so the same prompt and seed do not give the "
@@ -122,8 +123,6 @@ def new_report_folder(paths: RunPaths) -> Path:
 
 def load_report(folder: Path) -> Report:
     """Reopen a saved report (from its folder or its report.json)."""
-    from core.errors import NotFound
-
     folder = Path(folder)
     if folder.name == REPORT_JSON:
         folder = folder.parent

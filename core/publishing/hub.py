@@ -9,19 +9,15 @@
 `translate` turns every failure of a Hub call (huggingface_hub's typed HTTP errors, timeouts, sockets) into a
 core.errors.HubError subclass (HubAuthError, HubRepoExists, ...), which carries the sentence a person reads.
 Every request is bounded by timeouts (huggingface_hub's own client has none).
+
+huggingface_hub and httpx are imported in the functions that talk to the Hub (a quarter of a second), so the CLI
+and the app's other tabs start without them.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-
-import httpx
-import huggingface_hub
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, hf_hub_url
-from huggingface_hub.errors import (DisabledRepoError, GatedRepoError, HfHubHTTPError, RemoteEntryNotFoundError,
-                                    RepositoryNotFoundError, RevisionNotFoundError)
-from huggingface_hub.utils.sha import git_hash
 
 from core.errors import (HubAuthError, HubCommitConflict, HubConnectionError, HubError, HubPermissionError,
                          HubRateLimited, HubRepoExists, HubRepoNotFound, HubTimeout, HubTokenMissing)
@@ -65,6 +61,8 @@ def endpoint(settings: Settings) -> str:
 
 def pinned_url(settings: Settings, repo_id: str, commit: str, filename: str) -> str:
     """The download URL of `filename` fixed to `commit`: what Runware fetches and the publish record keeps."""
+    from huggingface_hub import hf_hub_url
+
     return hf_hub_url(repo_id, filename, revision=commit, endpoint=endpoint(settings))
 
 
@@ -85,7 +83,11 @@ def set_timeouts(**seconds: float) -> None:
     _client_ready = False
 
 
-def _api(settings: Settings) -> huggingface_hub.HfApi:
+def _api(settings: Settings):
+    """A huggingface_hub.HfApi for the settings' endpoint and token, every request bounded by TIMEOUTS."""
+    import httpx
+    import huggingface_hub
+
     global _client_ready
     if not _client_ready:
         def bounded_client() -> httpx.Client:
@@ -101,6 +103,10 @@ def _api(settings: Settings) -> huggingface_hub.HfApi:
 
 def translate(error: Exception, action: str, repo_id: str = "") -> HubError:
     """Our typed HubError for a failed Hub call; `action` says what was being done ("create the repo x/y")."""
+    import httpx
+    from huggingface_hub.errors import (DisabledRepoError, GatedRepoError, HfHubHTTPError, RemoteEntryNotFoundError,
+                                        RepositoryNotFoundError, RevisionNotFoundError)
+
     if isinstance(error, HubError):
         return error
     log.warning("Hub %s failed: %s", action, redact(error))
@@ -169,6 +175,9 @@ def remote_state(settings: Settings, repo_id: str, revision: str = "main") -> tu
 
 def commit_version(settings: Settings, repo_id: str, publication: Publication, message: str) -> CommitResult:
     """One atomic commit of `publication` on top of the current head, or none when nothing changed."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+    from huggingface_hub.utils.sha import git_hash
+
     publication.check()
     head, remote = remote_state(settings, repo_id)
     operations, changed = [], []

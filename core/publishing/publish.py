@@ -23,15 +23,13 @@ from core.checkpoints import store as checkpoints
 from core.checkpoints.store import Chosen
 from core.dataset.images import list_images
 from core.models import adapters
-from core.publishing import hub
-from core.publishing import model_card
-from core.publishing import upload as publication
+from core.publishing import hub, model_card, upload as publication
 from core.publishing.record import PublishedVersion, PublishRecord, read_record, save_version
 from core.publishing.registration import register_version
 from core.errors import AppError, NotFound
 from core.progress import Cancellation, Progress
-from core.runs.paths import RunPaths, run_paths
-from core.settings import Settings, redact
+from core.runs.paths import run_paths, RunPaths
+from core.settings import redact, Settings
 from core.workspace import Workspace, workspace_from
 
 STAGES = 7

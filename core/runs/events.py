@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core import storage
 from core.runs.paths import RunPaths
+from core.settings import redact
 
 TYPES = ("step", "checkpoint", "preview", "error", "status")
 
@@ -130,6 +131,5 @@ def log_tail(paths: RunPaths, lines: int = 40) -> str:
         handle.seek(max(0, path.stat().st_size - 64_000))
         text = handle.read().decode("utf-8", errors="replace")
     rows = [row.split("\r")[-1] for row in text.splitlines()]
-    from core.settings import redact
 
     return redact("\n".join([r for r in rows if r.strip()][-lines:]))

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.selftest.loopback_files import FileServer, check_download
+from core.selftest.pictures import character_image
 
 BASE_MODELS = {
     "runware:400@5": "FLUX.2 [klein] 4B Base",
@@ -325,8 +326,6 @@ class FakeRunware:
         return None
 
     def _image_item(self, task: dict[str, Any], seed: int) -> dict[str, Any]:
-        from core.selftest.pictures import character_image
-
         image_uuid = str(uuid.uuid4())
         hue = zlib.crc32(str(task.get("positivePrompt")).encode()) % 7
         image = character_image((int(task["width"]), int(task["height"])), hue=hue, seed=seed % 5)

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from core.selftest.tiny_florence import build_tiny_florence
+from core.selftest.tiny_dinov2 import build_tiny_dinov2
+from core.selftest.loopback_hub import FakeHub
+from core.selftest.loopback_runware import FakeRunware
 
 
 def _cached(folder: Path, build) -> Path:
@@ -20,27 +24,19 @@ def _cached(folder: Path, build) -> Path:
 
 
 def tiny_florence(cache_dir: Path) -> Path:
-    from core.selftest.tiny_florence import build_tiny_florence
-
     return _cached(Path(cache_dir) / "models" / "selftest-florence2", build_tiny_florence)
 
 
 def tiny_dinov2(cache_dir: Path) -> Path:
-    from core.selftest.tiny_dinov2 import build_tiny_dinov2
-
     return _cached(Path(cache_dir) / "models" / "selftest-dinov2", build_tiny_dinov2)
 
 
 def hub_server():
     """A started loopback Hub and a throwaway write token for it: (server, token). Call server.stop()."""
-    from core.selftest.loopback_hub import FakeHub
-
     token = "hf_selftest" + secrets.token_hex(12)
     return FakeHub(tokens={token: "selftest"}).start(), token
 
 
 def runware_server():
     """A started loopback Runware (WebSocket + image files) with a throwaway key. Call server.stop()."""
-    from core.selftest.loopback_runware import FakeRunware
-
     return FakeRunware(api_key="rw-selftest-" + secrets.token_hex(12)).start()

@@ -18,6 +18,7 @@ from core.progress import Cancellation, Cancelled, Progress
 from core.selftest.stage import SelftestReport, SelftestRun, Stage, StageResult
 from core.selftest.stages import STAGES
 from core.settings import Settings, load_settings, redact
+from core.errors import AppError
 
 
 def selftest_settings(base: Settings, root: Path) -> Settings:
@@ -78,7 +79,6 @@ def _run_stage(stage: Stage, state: SelftestRun, failed: set[str], cancel: Cance
     except Cancelled:
         detail, status = "stopped", "skipped"
     except Exception as exc:  # a stage failure is a result to report, not a crash
-        from core.errors import AppError
 
         status = "failed"
         detail = redact(exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}")

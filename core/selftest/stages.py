@@ -7,6 +7,19 @@ import dataclasses
 
 from core.progress import drain
 from core.selftest.stage import SelftestRun, Stage
+from core.models import adapters, selftest_model
+from core.dataset import datasets, importer as dataset_import, preflight
+from core.selftest.pictures import write_character_set
+from core.captions import captioner, store as captions
+from core.selftest.offline import hub_server, runware_server, tiny_dinov2, tiny_florence
+from core.training import config as train_config, runner as training
+from core.runs import events as run_events
+from core.runs.paths import run_paths
+from core.checkpoints import compare, store as checkpoints
+from core.generation import local as generation
+from core.publishing import publish
+from core.settings import register_secret
+from core.playground import pairs as playground
 
 DATASET = "selftest"
 TRIGGER = "mira"
@@ -21,8 +34,6 @@ def _expect(condition: bool, message: str) -> None:
 
 
 def stage_model(run: SelftestRun) -> str:
-    from core.models import selftest_model
-
     model_dir = selftest_model.ensure(run.settings.cache_dir)
     run.data["model_dir"] = model_dir
     size = sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file())
@@ -30,9 +41,6 @@ def stage_model(run: SelftestRun) -> str:
 
 
 def stage_import(run: SelftestRun) -> str:
-    from core.dataset import importer as dataset_import
-    from core.selftest.pictures import write_character_set
-
     incoming = run.root / "incoming"
     write_character_set(incoming, count=IMAGES, size=(96, 128))
     report = dataset_import.run_import(run.workspace, DATASET, [incoming], workers=1)
@@ -42,11 +50,6 @@ def stage_import(run: SelftestRun) -> str:
 
 
 def stage_captions(run: SelftestRun) -> str:
-    from core.captions import captioner
-    from core.captions import store as captions
-    from core.dataset import datasets
-    from core.selftest.offline import tiny_florence
-
     options = captioner.CaptionOptions(model=str(tiny_florence(run.settings.cache_dir)), trigger=TRIGGER, device="cpu",
                                        max_new_tokens=8, num_beams=1)
     result = captioner.run_all(run.workspace, datasets.open_dataset(run.workspace, DATASET), options, cancel=run.cancel)
@@ -58,17 +61,12 @@ def stage_captions(run: SelftestRun) -> str:
 
 
 def stage_check(run: SelftestRun) -> str:
-    from core.dataset import preflight
-
     result = preflight.check(run.workspace, DATASET, trigger=TRIGGER, resolution=SIZE)
     _expect(result.ready, "pre-flight found errors: " + "; ".join(f.message for f in result.errors[:3]))
     return result.summary()
 
 
 def stage_train(run: SelftestRun) -> str:
-    from core.training import config as train_config
-    from core.training import runner as training
-
     plan = train_config.compose(run.workspace, DATASET, TRIGGER, ["selftest"])
     plan.epochs = EPOCHS
     first = training.start(run.workspace, run.settings, plan)
@@ -90,9 +88,6 @@ def stage_train(run: SelftestRun) -> str:
 def _wait_for_step(run: SelftestRun, run_id: str, timeout: float = 300) -> None:
     import time
 
-    from core.runs import events as run_events
-    from core.runs.paths import run_paths
-
     deadline = time.monotonic() + timeout
     paths = run_paths(run.workspace, run_id)
     while not any(e.get("type") == "step" for e in run_events.read_all(paths)):
@@ -102,10 +97,6 @@ def _wait_for_step(run: SelftestRun, run_id: str, timeout: float = 300) -> None:
 
 
 def stage_export(run: SelftestRun) -> str:
-    from core.models import adapters
-    from core.checkpoints import store as checkpoints
-    from core.runs.paths import run_paths
-
     paths = run_paths(run.workspace, run.data["run_id"])
     chosen = checkpoints.choose(run.workspace, run.data["run_id"], run.data["last_step"], 1.0)
     report = adapters.validate(chosen.adapter_path, adapters.selftest_geometry())
@@ -115,8 +106,6 @@ def stage_export(run: SelftestRun) -> str:
 
 
 def stage_grid(run: SelftestRun) -> str:
-    from core.checkpoints import compare
-
     spec = compare.GridSpec(run.data["run_id"], prompts=[f"{TRIGGER}, portrait", f"{TRIGGER}, walking"],
                             steps=[run.data["last_step"]], width=SIZE, height=SIZE, sample_steps=2)
     cells = [e.payload["cell"] for e in compare.run_grid(run.workspace, spec, cancel=run.cancel, settings=run.settings)
@@ -126,8 +115,6 @@ def stage_grid(run: SelftestRun) -> str:
 
 
 def stage_generate(run: SelftestRun) -> str:
-    from core.generation import local as generation
-
     request = generation.GenerateRequest(prompt=f"{TRIGGER}, smiling", model="selftest", seed=3, width=SIZE, height=SIZE,
                                          steps=2, loras=[(str(run.data["adapter"]), 1.2)])
     image = generation.generate(run.workspace, request, cancel=run.cancel, settings=run.settings)
@@ -136,10 +123,6 @@ def stage_generate(run: SelftestRun) -> str:
 
 
 def stage_publish(run: SelftestRun) -> str:
-    from core.publishing import publish
-    from core.settings import register_secret
-    from core.selftest.offline import hub_server, runware_server
-
     from huggingface_hub import constants
 
     # The loopback Hub speaks the LFS upload protocol, not Xet (which needs the Hub's storage service).
@@ -162,9 +145,6 @@ def stage_publish(run: SelftestRun) -> str:
 
 
 def stage_runware(run: SelftestRun) -> str:
-    from core.playground import pairs as playground
-    from core.selftest.offline import tiny_dinov2
-
     settings = dataclasses.replace(run.settings, likeness_model=str(tiny_dinov2(run.settings.cache_dir)))
     report = playground.compare(settings, run.data["run_id"], prompts=[f"{TRIGGER}, portrait"], width=128,
                                 height=128, steps=2, cancel=run.cancel)  # Runware's smallest size

@@ -14,9 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core import storage
-from core.models import lora_targets
-from core.training import config as train_config
-from core.training import estimates as train_estimates
+from core.models import base as models, lora_targets
+from core.training import config as train_config, estimates as train_estimates
 from core.workspace import Workspace
 
 REQUIRED = ("model", "seed", "steps", "data", "training_loop", "optimizer", "checkpoint", "lora_layers")
@@ -242,8 +241,6 @@ def validate(
     if not plan.trigger.strip():
         result.warnings.append("No trigger word is set; you will need one to call the character in prompts.")
     if plan.model == "flux2-klein-base-4b" and not config.get("model_path"):
-        from core.models import base as models
-
         if not models.weights_in_cache(models.KLEIN_BASE_4B):
             result.warnings.append("The FLUX.2 klein Base 4B weights are not downloaded yet: the first run downloads about 15 GB.")
     if backend is None:

@@ -19,10 +19,11 @@ from pathlib import Path
 from core import storage, system
 from core.constants import GIB
 from core.dataset.images import list_images
-from core.models import lora_targets
+from core.models import lora_targets, selftest_model
 from core.errors import AppError, NotFound
 from core.settings import CONFIG_DIR
-from core.workspace import Workspace, check_name
+from core.workspace import check_name, Workspace
+from core.dataset import preflight
 
 DEFAULTS_PATH = CONFIG_DIR / "train.json"
 PRESETS_DIR = CONFIG_DIR / "presets"
@@ -72,8 +73,6 @@ class TrainPlan:
         config = copy.deepcopy(self.raw)
         config["model"] = "flux2-klein-base-4b"
         if self.model == "selftest" and cache_dir is not None:
-            from core.models import selftest_model
-
             config["model_path"] = str(selftest_model.default_dir(cache_dir))
         elif self.model != "selftest":
             config.pop("model_path", None)
@@ -281,8 +280,6 @@ def deep_merge(base: dict, overlay: dict) -> dict:
 
 def model_key_of(config: dict) -> str:
     """'selftest' when model_path is a self-test model folder, else the klein base key."""
-    from core.models import selftest_model
-
     path = config.get("model_path")
     if path and (Path(path) / selftest_model.MARKER).is_file():
         return "selftest"
@@ -330,7 +327,6 @@ def dataset_readiness(workspace: Workspace, name: str, trigger: str | None = Non
         return Readiness(0, 0, errors=["No dataset is chosen. Pick one in the Dataset field (or create one in the Dataset tab)."])
     if not workspace.dataset_images_dir(name).is_dir():
         return Readiness(0, 0, errors=[f"There is no dataset named '{name}'. Create it in the Dataset tab."])
-    from core.dataset import preflight
 
     result = preflight.check(workspace, name, trigger=trigger or "", resolution=resolution)
     captioned = sum(1 for row in result.rows if row.caption.strip())

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 from core import system
 from core.models import lora_targets
+from core.training.config import iterations
 
 # Seconds per iteration at 1024x1024, rank 16, batch 1, on an M4 Pro class Mac (low, high).
 MAC_SECONDS_1024 = (6.0, 12.0)
@@ -115,8 +116,6 @@ def seconds_per_step(config: dict, backend: str, history: list[float] | None = N
 
 
 def estimate(config: dict, image_count: int, model_key: str, backend: str, history: list[float] | None = None) -> Estimate:
-    from core.training.config import iterations
-
     steps = iterations(config, image_count)
     per_step, basis = seconds_per_step(config, backend, history if model_key != "selftest" or history else None)
     if model_key == "selftest" and not history:

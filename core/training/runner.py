@@ -20,15 +20,14 @@ from pathlib import Path
 
 from core import storage
 from core.dataset import preview_prompts
-from core.runs import events as run_events
-from core.runs import state as run_state
-from core.training import checks as train_checks
-from core.training import config as train_config
+from core.runs import events as run_events, state as run_state
+from core.training import checks as train_checks, config as train_config
 from core.errors import AppError, NotFound
-from core.runs.paths import RunPaths, run_paths
+from core.runs.paths import run_paths, RunPaths
 from core.runs.record import RunRecord
 from core.settings import PROJECT_ROOT, Settings
 from core.workspace import Workspace
+from core.models import selftest_model
 
 
 class TrainingError(AppError):
@@ -147,8 +146,6 @@ def start(
     run_state.reconcile_all(workspace)
     config = plan.config(workspace, settings.cache_dir)
     if plan.model == "selftest":
-        from core.models import selftest_model
-
         selftest_model.ensure(settings.cache_dir)
     validation = train_checks.validate(plan, workspace, cache_dir=settings.cache_dir)
     if validation.errors:

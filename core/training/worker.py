@@ -24,12 +24,14 @@ import time
 import traceback
 from pathlib import Path
 
-from core.errors import TrainingDataChanged, TrainingDiskFull, TrainingFailed, TrainingOutOfMemory, describe
-from core.runs import events as run_events
-from core.runs import state as run_state
+from core.errors import describe, TrainingDataChanged, TrainingDiskFull, TrainingFailed, TrainingOutOfMemory
+from core.runs import events as run_events, state as run_state
 from core.runs.paths import RunPaths
 from core.runs.record import RunRecord
 from core.workspace import Workspace
+from core import jobs
+from core.models import base as models
+from core.settings import load_settings
 
 log = logging.getLogger("core.training.worker")
 
@@ -151,8 +153,6 @@ def install_hooks(paths: RunPaths) -> None:
 
 def wait_turn(paths: RunPaths, workspace: Workspace, record: RunRecord):
     """Wait until no earlier queued run is waiting and the heavy slot is free; returns the held slot's context."""
-    from core import jobs
-
     queued_at = record.queued_at or 0
     said = None
     while True:
@@ -230,8 +230,6 @@ def run(run_dir: Path) -> int:
             paths, "running", f"Resuming from step {start_step}." if resume_from else "Loading the model.",
             started_at=time.time(), **({"resumed_from": start_step} if resume_from else {}),
         )
-        from core.models import base as models
-        from core.settings import load_settings
 
         model = models.resolve(record.model or "flux2-klein-base-4b", for_training=True)
         models.prepare(model, Path(record.cache_dir or load_settings(export=False).cache_dir))
