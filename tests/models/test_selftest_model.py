@@ -18,7 +18,7 @@ from core.models import selftest_model
 from core.errors import ModelError
 from tests.support.images import write_mflux_dataset
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_train_config(data: Path, output: Path, model_dir: Path, steps: int = 4) -> dict:
