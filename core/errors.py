@@ -18,6 +18,8 @@ Tracebacks go to the log file only.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core.constants import BASE_AIR, DISTILLED_AIR
 
 LOG_HINT = "The details are in outputs/logs/app.log."
@@ -88,6 +90,62 @@ class ModelError(AppError):
 
 class PlatformError(AppError):
     """The machine or Python cannot run what was asked (too old, port in use, no backend)."""
+
+
+# --- the rooms: files, datasets, captions, adapters, training, checkpoints, publishing ---
+
+
+class DiskFull(PlatformError):
+    """A write that did not fit on the disk (or under the file-size limit); nothing was left behind."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"The disk is full: {Path(path).name} could not be written and nothing was changed.",
+                         f"Free some space on the disk holding {Path(path).parent}, then try again.")
+        self.path = Path(path)
+
+
+class Busy(AppError):
+    """The heavy slot is taken and the caller did not want to wait (any longer)."""
+
+
+class DatasetExists(AppError):
+    """A dataset of that name is already there."""
+
+
+class ImageRejected(AppError):
+    """One file could not become a training image; the message names the file and the reason."""
+
+
+class CaptionEncodingError(AppError):
+    """A caption file is not UTF-8 text; it is left exactly as it is."""
+
+
+class AdapterError(AppError):
+    """An adapter file is unreadable, foreign, or does not fit the model."""
+
+
+class ConfigError(AppError):
+    """A training config cannot be read, built or saved."""
+
+
+class AiToolkitImportError(AppError):
+    """The file is not an ai-toolkit config this importer can read."""
+
+
+class TrainingError(AppError):
+    """A training cannot be started, stopped or resumed as asked."""
+
+
+class CheckpointError(AppError):
+    """A checkpoint zip is missing, corrupt or not one mflux wrote."""
+
+
+class PublishError(AppError):
+    """Publishing cannot start or continue (nothing chosen, bad repo name, AIR missing)."""
+
+
+class PublicationError(AppError):
+    """A file would leave the machine that must not (not allowlisted, holds a secret, unreadable)."""
 
 
 # --- training (translated from mflux's and the system's exceptions by core.training.worker) ---

@@ -17,12 +17,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from core.errors import AppError
+from core.errors import Busy
 from core.workspace import Workspace
-
-
-class Busy(AppError):
-    """The heavy slot is taken and the caller did not want to wait (any longer)."""
 
 
 def _lock_path(workspace: Workspace) -> Path:

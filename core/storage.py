@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.errors import PlatformError
+from core.errors import DiskFull
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
@@ -38,15 +38,6 @@ def write_bytes(path: Path, data: bytes) -> Path:
 
 
 DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
-
-
-class DiskFull(PlatformError):
-    """A write that did not fit on the disk (or under the file-size limit); nothing was left behind."""
-
-    def __init__(self, path: Path):
-        super().__init__(f"The disk is full: {Path(path).name} could not be written and nothing was changed.",
-                         f"Free some space on the disk holding {Path(path).parent}, then try again.")
-        self.path = Path(path)
 
 
 def write_text(path: Path, text: str) -> Path:

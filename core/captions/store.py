@@ -17,14 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core import storage
-from core.errors import AppError, NotFound
+from core.errors import AppError, CaptionEncodingError, NotFound
 
 MAX_CAPTION_CHARS = 20_000
 JOURNAL = "_journal.jsonl"
-
-
-class CaptionEncodingError(AppError):
-    """A caption file is not UTF-8 text; it is left exactly as it is."""
 
 
 @dataclass

@@ -16,17 +16,13 @@ from pathlib import Path
 
 from core import storage
 from core.models import adapters
-from core.errors import AppError, NotFound
+from core.errors import AppError, CheckpointError, NotFound
 from core.runs.paths import RunPaths, run_paths
 from core.models.base import BASE_MODELS
 
 _MEMBER = re.compile(r"^(\d{7})_(adapter\.safetensors|optimizer\.safetensors|iterator\.json|loss\.json|config\.json)$")
 _PLAIN_MEMBERS = {"checkpoint.json", "run.json"}
 MAX_MEMBER_BYTES = 8 << 30
-
-
-class CheckpointError(AppError):
-    """A checkpoint zip is missing, corrupt or not one mflux wrote."""
 
 
 @dataclass

@@ -18,14 +18,10 @@ from pathlib import Path
 
 from core import storage
 from core.constants import IMAGE_SUFFIXES
-from core.errors import AppError, NotFound
+from core.errors import AppError, DatasetExists, NotFound
 from core.dataset.images import Preprocess, list_images
 from core.workspace import Workspace, check_name
 from core.captions import store as caption_store
-
-
-class DatasetExists(AppError):
-    """A dataset of that name is already there."""
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,13 @@ from pathlib import Path
 
 from core import storage
 from core.constants import IMAGE_SUFFIXES
-from core.errors import AppError
+from core.errors import AppError, ImageRejected
 
 # Extensions a person may import (HEIC through pillow-heif); mflux itself trains on core.constants.IMAGE_SUFFIXES.
 IMPORTABLE = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".bmp", ".tif", ".tiff", ".gif", ".avif"}
 MAX_PIXELS = 100_000_000  # decompression-bomb limit (a 100-megapixel image)
 CROPS = ("none", "center", "subject")
 ASPECTS = {"1:1": 1.0, "4:5": 4 / 5, "3:4": 3 / 4, "2:3": 2 / 3, "9:16": 9 / 16, "16:9": 16 / 9, "3:2": 3 / 2, "4:3": 4 / 3}
-
-
-class ImageRejected(AppError):
-    """One file could not become a training image; the message names the file and the reason."""
 
 
 @dataclass

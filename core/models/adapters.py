@@ -16,12 +16,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from core.errors import AppError
+from core.errors import AdapterError
 from core.models.selftest_model import TINY_TRANSFORMER as t
-
-
-class AdapterError(AppError):
-    """An adapter file is unreadable, foreign, or does not fit the model."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from core.models import adapters
 from core.publishing import hub, model_card, upload as publication
 from core.publishing.record import PublishedVersion, PublishRecord, read_record, save_version
 from core.publishing.registration import register_version
-from core.errors import AppError, NotFound
+from core.errors import AppError, NotFound, PublishError
 from core.progress import Cancellation, Progress
 from core.runs.paths import run_paths, RunPaths
 from core.settings import redact, Settings
@@ -34,10 +34,6 @@ from core.workspace import Workspace, workspace_from
 
 STAGES = 7
 PUBLIC_ONLY = "Runware can only download from a PUBLIC Hub repo"
-
-
-class PublishError(AppError):
-    """Publishing cannot start or continue (nothing chosen, bad repo name, AIR missing)."""
 
 
 @dataclass

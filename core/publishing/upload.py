@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import AppError
+from core.errors import PublicationError
 from core.settings import _registered_secrets, redact
 
 ADAPTER_NAME = "pytorch_lora_weights.safetensors"
@@ -36,10 +36,6 @@ ALLOWLIST = (
 _PRIVATE_KEY = re.compile(r"(path|dir|folder|file|root|cache|token|secret|password|api_?key|env)", re.I)
 _LOCAL_PATH = re.compile(r"^(~|/|[A-Za-z]:\\|\.{1,2}/)|/Users/|/home/|\\Users\\")
 REMOVED = object()  # marks a value naming a place on this machine: dropped with its key
-
-
-class PublicationError(AppError):
-    """A file would leave the machine that must not (not allowlisted, holds a secret, unreadable)."""
 
 
 @dataclass(frozen=True)

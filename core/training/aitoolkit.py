@@ -10,14 +10,10 @@ import copy
 import math
 from dataclasses import dataclass, field
 
-from core.errors import AppError
+from core.errors import AiToolkitImportError
 from core.training.config import TrainPlan
 
 OPTIMIZERS = {"adamw": "AdamW", "adamw8bit": "AdamW", "adam": "Adam", "adam8bit": "Adam", "adafactor": "Adafactor", "lion": "Lion", "lion8bit": "Lion"}
-
-
-class AiToolkitImportError(AppError):
-    """The file is not an ai-toolkit config this importer can read."""
 
 
 @dataclass

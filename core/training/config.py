@@ -20,7 +20,7 @@ from core import storage, system
 from core.constants import GIB
 from core.dataset.images import list_images
 from core.models import lora_targets, selftest_model
-from core.errors import AppError, NotFound
+from core.errors import ConfigError, NotFound
 from core.settings import CONFIG_DIR
 from core.workspace import check_name, Workspace
 from core.dataset import preflight
@@ -28,10 +28,6 @@ from core.dataset import preflight
 DEFAULTS_PATH = CONFIG_DIR / "train.json"
 PRESETS_DIR = CONFIG_DIR / "presets"
 PLACEHOLDER = "(set when the run starts)"
-
-
-class ConfigError(AppError):
-    """A training config cannot be read, built or saved."""
 
 
 @dataclass

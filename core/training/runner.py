@@ -22,16 +22,12 @@ from core import storage
 from core.dataset import preview_prompts
 from core.runs import events as run_events, state as run_state
 from core.training import checks as train_checks, config as train_config
-from core.errors import AppError, NotFound
+from core.errors import NotFound, TrainingError
 from core.runs.paths import run_paths, RunPaths
 from core.runs.record import RunRecord
 from core.settings import PROJECT_ROOT, Settings
 from core.workspace import Workspace
 from core.models import selftest_model
-
-
-class TrainingError(AppError):
-    """A training cannot be started, stopped or resumed as asked."""
 
 
 @dataclass
