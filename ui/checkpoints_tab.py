@@ -244,18 +244,26 @@ class Handlers:
         self.paths_of(run_id)  # a run must be picked
         spec = grid_form.grid_spec(self.ctx.workspace, run_id, prompts_text, strengths_text, seeds_text, model=model_key,
                                    size=size_text, sample_steps=steps_value, guidance=guidance_value)
+        from core.progress import Cancelled
+
         grid = None
         started = time.perf_counter()
-        for event in compare.run_grid(self.ctx.workspace, spec, cancel=cancel, settings=self.ctx.settings):
-            if "spec" in event.payload:
-                grid = {"spec": event.payload["spec"], "rows": event.payload["rows"], "cells": []}
-            if "cell" in event.payload:
-                grid["cells"].append(event.payload["cell"].to_dict())
-            if "grid" in event.payload:
-                grid = event.payload["grid"].to_dict()
-            message = f"⏳ {event.step}/{event.total} cells · {event.message}" if "grid" not in event.payload else \
-                f"✅ {event.message} in {time.perf_counter() - started:.1f} s"
-            yield message, grid, compare_grid.render(grid), gr.update(choices=spec.strengths, value=spec.strengths[0]), [0, 0], {}
+        strengths = gr.update(choices=spec.strengths, value=spec.strengths[0])
+        try:
+            for event in compare.run_grid(self.ctx.workspace, spec, cancel=cancel, settings=self.ctx.settings):
+                if "spec" in event.payload:
+                    grid = {"spec": event.payload["spec"], "rows": event.payload["rows"], "cells": []}
+                if "cell" in event.payload:
+                    grid["cells"].append(event.payload["cell"].to_dict())
+                if "grid" in event.payload:
+                    grid = event.payload["grid"].to_dict()
+                message = f"⏳ {event.step}/{event.total} cells · {event.message}" if "grid" not in event.payload else \
+                    f"✅ {event.message} in {time.perf_counter() - started:.1f} s"
+                yield message, grid, compare_grid.render(grid), strengths, [0, 0], {}
+        except Cancelled:
+            done = len(grid["cells"]) if grid else 0
+            yield (f"⏹ Stopped after {done} cell(s); they are kept, and Render grid again renders only the rest.", grid,
+                   compare_grid.render(grid), strengths, [0, 0], {})
 
     @user_errors
     def score(self, run_id, grid, at, strength):
