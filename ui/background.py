@@ -3,6 +3,7 @@
 Gradio stops iterating a handler's generator when the browser goes away; a core operation suspended
 inside `jobs.heavy_slot` would then hold the machine until garbage collection. Here the operation runs to
 its end (or to its Cancellation) in a worker thread (core.progress.relay), and the handler only relays its events.
+Tabs use it through ui/long_job.py.
 """
 
 from __future__ import annotations

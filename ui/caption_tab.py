@@ -1,25 +1,26 @@
 """The Caption Editor tab: a gallery and a large text box, driven by keyboard (ui/keyboard.html):
 Alt+↓ / Alt+↑ next / previous, Alt+J next caption needing attention, Ctrl+S save, Alt+Z undo.
-Leaving an image (navigation, gallery click, the text box losing focus) saves it first. Bulk edits
-(find/replace, prefix/suffix, trigger) show every change before they are applied, as one undoable step.
+Leaving an image (navigation, gallery click, the text box losing focus) saves it first (core.captions.autosave).
+Bulk edits (find/replace, prefix/suffix, trigger) show every change before they are applied, as one undoable step.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import gradio as gr
 
 from core.captions import captioner
 from core.captions import store as captions
+from core.captions.autosave import Autosave, autosave
 from core.dataset import datasets
-from ui.background import relay
-from ui.context import UIContext
+from ui.context import UIContext, follow
 from ui.feedback import user_errors
-from ui.shell import HEAD_PATHS
-from ui.stopping import StopRegistry
+from ui.long_job import LongJob, long_job
+from ui.shell import HEAD_PATHS, selected_tab
 
-STOPS = StopRegistry()
+TAB_ID = "tab-captions"
+AUTO_CAPTION = LongJob("caption")
 KEYBOARD_HTML = __file__.replace("caption_tab.py", "keyboard.html")
 if KEYBOARD_HTML not in HEAD_PATHS:
     HEAD_PATHS.append(KEYBOARD_HTML)
@@ -54,14 +55,68 @@ def _status(dataset, stem: str | None, text: str, note: str = "") -> str:
     return f"**{stem}** ({position}/{len(dataset.items())}) · {words} words · {len(text)} characters{check}" + (f" · {note}" if note else "")
 
 
-def build(ctx: UIContext) -> None:
+def _autosave_note(outcome: Autosave, stem: str | None) -> str:
+    if outcome is Autosave.SAVED:
+        return f"saved {stem} ✓"
+    if outcome is Autosave.KEPT:
+        return f"the empty text was not saved over {stem}'s caption (press Save to clear it)"
+    return ""
+
+
+@dataclass
+class Widgets:
+    current: gr.State  # the stem in the editor
+    loaded: gr.State  # its text as last read from or written to disk
+    filter_state: gr.State
+    pending: gr.State  # previewed bulk changes
+    gallery: gr.Gallery
+    filter_box: gr.Textbox
+    clear_filter: gr.Button
+    image: gr.Image
+    text: gr.Textbox
+    status: gr.Markdown
+    prev_btn: gr.Button
+    next_btn: gr.Button
+    todo_btn: gr.Button
+    save_btn: gr.Button
+    undo_btn: gr.Button
+    versions: gr.Dropdown
+    restore_btn: gr.Button
+    find: gr.Textbox
+    replace: gr.Textbox
+    regex: gr.Checkbox
+    ignore_case: gr.Checkbox
+    preview_replace_btn: gr.Button
+    prefix: gr.Textbox
+    suffix: gr.Textbox
+    preview_affix_btn: gr.Button
+    trigger: gr.Textbox
+    preview_trigger_btn: gr.Button
+    preview_untrigger_btn: gr.Button
+    changes_table: gr.Dataframe
+    apply_btn: gr.Button
+    tags_mode: gr.Radio
+    counts: gr.Dataframe
+    model: gr.Textbox
+    task: gr.Dropdown
+    policy: gr.Radio
+    auto_btn: gr.Button
+    auto_stop: gr.Button
+    auto_status: gr.Markdown
+
+    @property
+    def editor(self) -> list:
+        """What showing an image fills in: [gallery, current, loaded, image, text, status, versions]."""
+        return [self.gallery, self.current, self.loaded, self.image, self.text, self.status, self.versions]
+
+
+def layout(ctx: UIContext) -> Widgets:
     gr.Markdown("## Caption Editor\nKeys: **Alt+↓ / Alt+↑** next / previous · **Alt+J** next caption that is empty or lacks the trigger · "
                 "**Ctrl+S** save · **Alt+Z** undo the last change. Leaving an image saves it.")
-    picker = ctx.shared.get("dataset")
-    current = gr.State(None)  # the stem in the editor
-    loaded = gr.State("")  # its text as last read from or written to disk
+    current = gr.State(None)
+    loaded = gr.State("")
     filter_state = gr.State(None)
-    pending = gr.State([])  # previewed bulk changes
+    pending = gr.State([])
     with gr.Row():
         with gr.Column(scale=2):
             gallery = gr.Gallery(columns=4, height=560, allow_preview=False, elem_id="caption-gallery", label="Images")
@@ -113,10 +168,21 @@ def build(ctx: UIContext) -> None:
             auto_btn = gr.Button("Caption the dataset", variant="primary", elem_id="caption-auto")
             auto_stop = gr.Button("Stop", elem_id="caption-auto-stop")
         auto_status = gr.Markdown(elem_id="caption-auto-status")
+    return Widgets(current, loaded, filter_state, pending, gallery, filter_box, clear_filter, image, text, status,
+                   prev_btn, next_btn, todo_btn, save_btn, undo_btn, versions, restore_btn, find, replace, regex,
+                   ignore_case, preview_replace_btn, prefix, suffix, preview_affix_btn, trigger, preview_trigger_btn,
+                   preview_untrigger_btn, changes_table, apply_btn, tags_mode, counts, model, task, policy, auto_btn,
+                   auto_stop, auto_status)
+
+
+class Handlers:
+    def __init__(self, ctx: UIContext) -> None:
+        self.ctx = ctx
 
     # --- helpers shared by the handlers ---
+    @staticmethod
     def show(dataset, stem, note="", only=None):
-        """Outputs for [gallery, current, loaded, image, text, status, versions]."""
+        """Outputs for Widgets.editor."""
         if stem is None:
             return _gallery(dataset, only), None, "", None, "", note or "This dataset has no images yet.", gr.update(choices=[], value=None)
         item = dataset.item(stem)
@@ -128,87 +194,62 @@ def build(ctx: UIContext) -> None:
         choices = [(f"{r['index']}: {r['when']} · {r['source']} · {r['text'][:60]}", r["index"]) for r in reversed(rows)]
         return (gr.skip(), stem, body, str(item.image), body, _status(dataset, stem, body, note), gr.update(choices=choices, value=None))
 
+    @staticmethod
     def keep(dataset, stem, body, was) -> str:
-        """Autosave: write the editor's text when it differs from what was loaded; returns a note.
-        An emptied text box never wipes a caption by itself (a text box the page has not drawn yet reads
-        as empty): clearing a caption takes the Save button."""
-        if stem is None or was is None or body is None or body == was:
-            return ""
-        try:
-            on_disk = captions.read(dataset, stem)
-        except captions.CaptionEncodingError:
-            return ""
-        if not body.strip() and on_disk.strip():
-            return f"the empty text was not saved over {stem}'s caption (press Save to clear it)"
-        if body == on_disk:
-            return ""
-        captions.save(dataset, stem, body)
-        return f"saved {stem} ✓"
-
-    editor = [gallery, current, loaded, image, text, status, versions]
+        """Autosave (core.captions.autosave); returns the note for the status line."""
+        return _autosave_note(autosave(dataset, stem, body, was), stem)
 
     @user_errors
-    def open_dataset(name, only):
+    def open_dataset(self, name, only):
         if not name:
             return [], None, "", None, "", "Pick or create a dataset in the Dataset tab first.", gr.update(choices=[]), ""
-        dataset = _dataset(ctx, name)
+        dataset = _dataset(self.ctx, name)
         stems = [i.stem for i in dataset.items()]
-        out = show(dataset, stems[0] if stems else None)
+        out = self.show(dataset, stems[0] if stems else None)
         return (_gallery(dataset, only), *out[1:], dataset.trigger)
 
     @user_errors
-    def refresh(name, stem, body, was, only, event: gr.SelectData):
+    def refresh(self, name, stem, body, was, only, event: gr.SelectData):
         """Leaving the tab saves the editor; coming back shows the same image with what is on disk now
         (the text box of a hidden tab is not trusted: nothing is saved from it)."""
-        arriving = event.value == "Caption Editor" or event.index in ("tab-captions", 1)
+        arriving = selected_tab(event) == TAB_ID
         if not name:
-            return open_dataset(name, only)
-        dataset = _dataset(ctx, name)
+            return self.open_dataset(name, only)
+        dataset = _dataset(self.ctx, name)
         if not arriving:
-            keep(dataset, stem, body, was)
+            self.keep(dataset, stem, body, was)
             return (gr.skip(),) * 8
         note = ""
         stems = [i.stem for i in dataset.items()]
-        out = show(dataset, stem if stem in stems else (stems[0] if stems else None), note, only)
+        out = self.show(dataset, stem if stem in stems else (stems[0] if stems else None), note, only)
         return (_gallery(dataset, only), *out[1:], dataset.trigger)
 
-    if picker is not None:
-        picker.change(open_dataset, [picker, filter_state], editor + [trigger], **IO)
-        loading = ctx.blocks.load(open_dataset, [picker, filter_state], editor + [trigger], **IO)
-        returning = ctx.tabs.select(refresh, [picker, current, text, loaded, filter_state], editor + [trigger], **IO)
-
-    def navigate(step: int, attention: bool = False):
+    def navigate(self, step: int, attention: bool = False):
         @user_errors
         def handler(name, stem, body, was):
-            dataset = _dataset(ctx, name)
-            note = keep(dataset, stem, body, was)
+            dataset = _dataset(self.ctx, name)
+            note = self.keep(dataset, stem, body, was)
             target = captions.next_stem(dataset, stem, step, trigger=dataset.trigger, attention=attention)
             if target is None:
                 note = (note + " · " if note else "") + "every caption has text and the trigger ✓"
                 target = stem
-            out = show(dataset, target, note)
+            out = self.show(dataset, target, note)
             return (_gallery(dataset) if note else gr.skip(), *out[1:])
+
         return handler
 
-    nav_inputs = [picker, current, text, loaded]
-    prev_btn.click(navigate(-1), nav_inputs, editor, **IO)
-    next_btn.click(navigate(1), nav_inputs, editor, api_name="caption_next", **IO)
-    todo_btn.click(navigate(1, attention=True), nav_inputs, editor, **IO)
-
     @user_errors
-    def pick(name, stem, body, was, only, event: gr.SelectData):
-        dataset = _dataset(ctx, name)
-        note = keep(dataset, stem, body, was)
+    def pick(self, name, stem, body, was, only, event: gr.SelectData):
+        dataset = _dataset(self.ctx, name)
+        note = self.keep(dataset, stem, body, was)
         shown = [i.stem for i in dataset.items() if only is None or i.stem in only]
         target = shown[event.index] if event.index is not None and event.index < len(shown) else stem
-        out = show(dataset, target, note, only)
+        out = self.show(dataset, target, note, only)
         return (_gallery(dataset, only) if note else gr.skip(), *out[1:])
 
-    gallery.select(pick, nav_inputs + [filter_state], editor, **IO)
-
     @user_errors
-    def save(name, stem, body, was):
-        dataset = _dataset(ctx, name)
+    def save(self, name, stem, body, was):
+        dataset = _dataset(self.ctx, name)
         if stem is None:
             return gr.skip(), gr.skip(), gr.skip()
         if was is None:
@@ -218,46 +259,39 @@ def build(ctx: UIContext) -> None:
         changed = captions.save(dataset, stem, body)
         return body, _status(dataset, stem, body, "saved ✓" if changed else "unchanged"), gr.skip()
 
-    save_btn.click(save, nav_inputs, [loaded, status, gallery], api_name="caption_save", **IO)
     @user_errors
-    def autosave(name, stem, body, was):
+    def autosave(self, name, stem, body, was):
         if not name or stem is None:
             return gr.skip(), gr.skip()
-        dataset = _dataset(ctx, name)
-        note = keep(dataset, stem, body, was)
+        dataset = _dataset(self.ctx, name)
+        note = self.keep(dataset, stem, body, was)
         if not note:
             return gr.skip(), gr.skip()
         shown = captions.read(dataset, stem)
         return shown, _status(dataset, stem, body or "", note)
 
-    text.blur(autosave, nav_inputs, [loaded, status], **IO)
-
     @user_errors
-    def undo(name, stem, body, was):
-        dataset = _dataset(ctx, name)
-        keep(dataset, stem, body, was)
+    def undo(self, name, stem, body, was):
+        dataset = _dataset(self.ctx, name)
+        self.keep(dataset, stem, body, was)
         restored = captions.undo(dataset)
-        out = show(dataset, stem, f"undid the last change ({len(restored)} caption(s) restored)")
+        out = self.show(dataset, stem, f"undid the last change ({len(restored)} caption(s) restored)")
         return (_gallery(dataset), *out[1:])
 
-    undo_btn.click(undo, nav_inputs, editor, **IO)
-
     @user_errors
-    def restore(name, stem, index):
+    def restore(self, name, stem, index):
         if index is None:
             raise gr.Error("Pick a version first.")
-        dataset = _dataset(ctx, name)
+        dataset = _dataset(self.ctx, name)
         captions.restore(dataset, stem, int(index))
-        out = show(dataset, stem, f"restored version {index}")
+        out = self.show(dataset, stem, f"restored version {index}")
         return (_gallery(dataset), *out[1:])
 
-    restore_btn.click(restore, [picker, current, versions], editor, **IO)
-
     # --- bulk edits: preview, then apply ---
-    def preview(kind):
+    def preview(self, kind):
         @user_errors
         def handler(name, find_, replace_, regex_, case_, prefix_, suffix_, trigger_):
-            dataset = _dataset(ctx, name)
+            dataset = _dataset(self.ctx, name)
             if kind == "replace":
                 changes = captions.preview_replace(dataset, find_, replace_ or "", regex=regex_, ignore_case=case_)
             elif kind == "affix":
@@ -267,77 +301,99 @@ def build(ctx: UIContext) -> None:
             if not changes:
                 gr.Info("No caption would change.")
             return [[c.stem, c.before, c.after] for c in changes], [dict(asdict(c), source=kind) for c in changes]
+
         return handler
 
-    bulk_inputs = [picker, find, replace, regex, ignore_case, prefix, suffix, trigger]
-    preview_replace_btn.click(preview("replace"), bulk_inputs, [changes_table, pending])
-    preview_affix_btn.click(preview("affix"), bulk_inputs, [changes_table, pending])
-    preview_trigger_btn.click(preview("trigger"), bulk_inputs, [changes_table, pending])
-    preview_untrigger_btn.click(preview("untrigger"), bulk_inputs, [changes_table, pending])
-
     @user_errors
-    def apply(name, stem, body, was, planned):
+    def apply(self, name, stem, body, was, planned):
         if not planned:
             raise gr.Error("Preview the changes first.")
-        dataset = _dataset(ctx, name)
-        keep(dataset, stem, body, was)
+        dataset = _dataset(self.ctx, name)
+        self.keep(dataset, stem, body, was)
         changes = [captions.Change(p["stem"], p["before"], p["after"]) for p in planned]
         applied = captions.apply(dataset, changes, source=planned[0]["source"].replace("untrigger", "trigger"))
         skipped = len(changes) - len(applied)
         note = f"applied to {len(applied)} caption(s)" + (f", {skipped} edited since the preview were left alone" if skipped else "") + " · Alt+Z undoes it"
-        out = show(dataset, stem, note)
+        out = self.show(dataset, stem, note)
         return (_gallery(dataset), *out[1:], [], [])
-
-    applying = apply_btn.click(apply, nav_inputs + [pending], editor + [changes_table, pending], **IO)
 
     # --- counts and filter ---
     @user_errors
-    def count(name, mode):
+    def count(self, name, mode):
         if not name:
             return []  # no dataset yet (a new workspace): nothing to count, no error toast
-        dataset = _dataset(ctx, name)
+        dataset = _dataset(self.ctx, name)
         return [[w, n] for w, n in captions.word_counts(dataset, tags=(mode == "comma tags"))[:300]]
 
-    tags_mode.change(count, [picker, tags_mode], counts)
-    applying.then(count, [picker, tags_mode], counts)
-    undo_btn.click(count, [picker, tags_mode], counts)
-    if picker is not None:
-        picker.change(count, [picker, tags_mode], counts)
-        loading.then(count, [picker, tags_mode], counts)
-        returning.then(count, [picker, tags_mode], counts)
-
     @user_errors
-    def filter_by(name, word):
-        dataset = _dataset(ctx, name)
+    def filter_by(self, name, word):
+        dataset = _dataset(self.ctx, name)
         only = captions.stems_with(dataset, word) if word and word.strip() else None
         return _gallery(dataset, only), only
 
-    filter_box.submit(filter_by, [picker, filter_box], [gallery, filter_state])
-    clear_filter.click(lambda name: (_gallery(_dataset(ctx, name)), None, ""), picker, [gallery, filter_state, filter_box])
+    def clear_filter(self, name):
+        return _gallery(_dataset(self.ctx, name)), None, ""
 
     @user_errors
-    def click_count(name, event: gr.SelectData):
+    def click_count(self, name, event: gr.SelectData):
         word = event.row_value[0] if event.row_value else str(event.value)
-        gallery_value, only = filter_by(name, word)
+        gallery_value, only = self.filter_by(name, word)
         return gallery_value, only, word
 
-    counts.select(click_count, picker, [gallery, filter_state, filter_box])
-
     # --- auto-caption ---
-    @user_errors
-    def auto(name, model_, task_, policy_, trigger_):
-        dataset = _dataset(ctx, name)
+    @long_job(AUTO_CAPTION)
+    def auto(self, name, model_, task_, policy_, trigger_, *, cancel):
+        dataset = _dataset(self.ctx, name)
         options = captioner.CaptionOptions(model=model_.strip() or captioner.DEFAULT_MODEL, task=task_, policy=policy_,
-                                           trigger=trigger_ or dataset.trigger, endpoint=ctx.settings.hf_endpoint)
-        with STOPS.job("caption") as cancel:
-            for event in relay(lambda: captioner.auto_caption(ctx.workspace, dataset, options, cancel=cancel)):
-                if event.result is not None:
-                    yield f"✅ {event.result.summary()}", _gallery(dataset)
-                    return
-                bar = f" [{event.step}/{event.total}]" if event.total else ""
-                yield f"⏳{bar} {event.message}", gr.skip()
+                                           trigger=trigger_ or dataset.trigger, endpoint=self.ctx.settings.hf_endpoint)
+        for event in captioner.auto_caption(self.ctx.workspace, dataset, options, cancel=cancel):
+            if event.result is not None:
+                yield f"✅ {event.result.summary()}", _gallery(dataset)
+                return
+            bar = f" [{event.step}/{event.total}]" if event.total else ""
+            yield f"⏳{bar} {event.message}", gr.skip()
 
-    auto_btn.click(auto, [picker, model, task, policy, trigger], [auto_status, gallery], concurrency_id="caption-auto",
-                   concurrency_limit=1).then(open_dataset, [picker, filter_state], editor + [trigger]).then(
-                       count, [picker, tags_mode], counts)
-    auto_stop.click(lambda: STOPS.stop("caption") and None, None, None)
+
+def wire(ctx: UIContext, w: Widgets) -> None:
+    on = Handlers(ctx)
+    picker = ctx.shared.get("dataset")
+    opening = [picker, w.filter_state], w.editor + [w.trigger]
+    if picker is not None:
+        follow(picker, on.open_dataset, *opening, **IO)
+        loading = ctx.blocks.load(on.open_dataset, *opening, **IO)
+        returning = ctx.tabs.select(on.refresh, [picker, w.current, w.text, w.loaded, w.filter_state], w.editor + [w.trigger], **IO)
+
+    nav_inputs = [picker, w.current, w.text, w.loaded]
+    w.prev_btn.click(on.navigate(-1), nav_inputs, w.editor, **IO)
+    w.next_btn.click(on.navigate(1), nav_inputs, w.editor, api_name="caption_next", **IO)
+    w.todo_btn.click(on.navigate(1, attention=True), nav_inputs, w.editor, **IO)
+    w.gallery.select(on.pick, nav_inputs + [w.filter_state], w.editor, **IO)
+    w.save_btn.click(on.save, nav_inputs, [w.loaded, w.status, w.gallery], api_name="caption_save", **IO)
+    w.text.blur(on.autosave, nav_inputs, [w.loaded, w.status], **IO)
+    w.undo_btn.click(on.undo, nav_inputs, w.editor, **IO)
+    w.restore_btn.click(on.restore, [picker, w.current, w.versions], w.editor, **IO)
+
+    bulk_inputs = [picker, w.find, w.replace, w.regex, w.ignore_case, w.prefix, w.suffix, w.trigger]
+    w.preview_replace_btn.click(on.preview("replace"), bulk_inputs, [w.changes_table, w.pending])
+    w.preview_affix_btn.click(on.preview("affix"), bulk_inputs, [w.changes_table, w.pending])
+    w.preview_trigger_btn.click(on.preview("trigger"), bulk_inputs, [w.changes_table, w.pending])
+    w.preview_untrigger_btn.click(on.preview("untrigger"), bulk_inputs, [w.changes_table, w.pending])
+    applying = w.apply_btn.click(on.apply, nav_inputs + [w.pending], w.editor + [w.changes_table, w.pending], **IO)
+
+    counting = [picker, w.tags_mode], w.counts
+    w.tags_mode.change(on.count, *counting)
+    applying.then(on.count, *counting)
+    w.undo_btn.click(on.count, *counting)
+    if picker is not None:
+        follow(picker, on.count, *counting)
+        loading.then(on.count, *counting)
+        returning.then(on.count, *counting)
+
+    w.filter_box.submit(on.filter_by, [picker, w.filter_box], [w.gallery, w.filter_state])
+    w.clear_filter.click(on.clear_filter, picker, [w.gallery, w.filter_state, w.filter_box])
+    w.counts.select(on.click_count, picker, [w.gallery, w.filter_state, w.filter_box])
+
+    w.auto_btn.click(on.auto, [picker, w.model, w.task, w.policy, w.trigger], [w.auto_status, w.gallery],
+                     concurrency_id="caption-auto", concurrency_limit=1).then(
+        on.open_dataset, *opening).then(on.count, *counting)
+    w.auto_stop.click(AUTO_CAPTION.stop_handler(), None, None)

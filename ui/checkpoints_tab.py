@@ -4,32 +4,22 @@ likeness scores, and "choose this checkpoint" for Publish."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from ui import compare_grid
-from ui.context import UIContext
+from ui.context import UIContext, follow
 from ui.feedback import user_errors
-from ui.stopping import StopRegistry
+from ui.long_job import LongJob, long_job
 
-STOPS = StopRegistry()
+TAB_ID = "tab-checkpoints"
+GRID = LongJob("grid")
 KEYS_HTML = str(Path(__file__).with_name("checkpoints_keys.html"))
 TABLE_HEADERS = ["Step", "Saved", "Loss", "Previews", "Chosen"]
 RANK_HEADERS = ["Rank", "Checkpoint", "Likeness", "Cells"]
 DEFAULT_PROMPTS = "{trigger}, portrait photo, looking at the camera, soft window light\n{trigger} walking down a city street at night, full body"
-
-
-def _parse_floats(text: str, what: str) -> list[float]:
-    from core.errors import AppError
-
-    try:
-        values = [float(v) for v in str(text).replace(";", ",").split(",") if v.strip()]
-    except ValueError:
-        raise AppError(f"The {what} '{text}' are not numbers.", f"Type {what} separated by commas, e.g. 1.0, 1.5.") from None
-    if not values:
-        raise AppError(f"No {what} given.", f"Type at least one, e.g. 1.0.")
-    return values
 
 
 def _prompts_text() -> str:
@@ -42,7 +32,62 @@ def _prompts_text() -> str:
         return DEFAULT_PROMPTS
 
 
-def build(ctx: UIContext) -> None:
+def _as_float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class Widgets:
+    run: gr.Dropdown
+    refresh: gr.Button
+    table: gr.Dataframe
+    previews: gr.Gallery
+    step: gr.Dropdown
+    export_btn: gr.Button
+    report: gr.Markdown
+    exported_file: gr.File
+    prompts: gr.Textbox
+    strengths: gr.Textbox
+    seeds: gr.Textbox
+    model: gr.Dropdown
+    size: gr.Textbox
+    sample_steps: gr.Number
+    guidance: gr.Number
+    render_btn: gr.Button
+    stop_btn: gr.Button
+    score_btn: gr.Button
+    status: gr.Markdown
+    grid_html: gr.HTML
+    viewer_img: gr.Image
+    viewer_info: gr.Markdown
+    viewer_strength: gr.Dropdown
+    left: gr.Button
+    up: gr.Button
+    down: gr.Button
+    right: gr.Button
+    ranking: gr.Dataframe
+    choose_strength: gr.Number
+    choose_btn: gr.Button
+    chosen_md: gr.Markdown
+    grid_state: gr.State
+    at_state: gr.State
+    scores_state: gr.State
+
+    @property
+    def loaded(self) -> list:
+        """What picking a run fills in."""
+        return [self.table, self.previews, self.step, self.chosen_md, self.grid_state, self.at_state, self.scores_state,
+                self.grid_html, self.viewer_img, self.viewer_info, self.viewer_strength]
+
+    @property
+    def viewer(self) -> list:
+        return [self.grid_state, self.at_state, self.viewer_strength, self.scores_state]
+
+
+def layout(ctx: UIContext) -> Widgets:
     from core.models.base import BASE_MODELS
 
     from ui.shell import HEAD_PATHS
@@ -100,15 +145,25 @@ def build(ctx: UIContext) -> None:
     scores_state = gr.State({})
     ctx.shared["checkpoints_run"] = run
     ctx.shared["chosen"] = chosen_md
+    return Widgets(run, refresh, table, previews, step, export_btn, report, exported_file, prompts, strengths, seeds,
+                   model, size, sample_steps, guidance, render_btn, stop_btn, score_btn, status, grid_html, viewer_img,
+                   viewer_info, viewer_strength, left, up, down, right, ranking, choose_strength, choose_btn, chosen_md,
+                   grid_state, at_state, scores_state)
 
-    def paths_of(run_id):
+
+class Handlers:
+    def __init__(self, ctx: UIContext) -> None:
+        self.ctx = ctx
+
+    def paths_of(self, run_id):
         from core.errors import AppError
         from core.runs.paths import run_paths
 
         if not run_id:
             raise AppError("No run is selected.", "Pick a run (train one in the Train tab first).")
-        return run_paths(ctx.workspace, run_id, must_exist=True)
+        return run_paths(self.ctx.workspace, run_id, must_exist=True)
 
+    @staticmethod
     def chosen_text(paths) -> str:
         from core.checkpoints import store as checkpoints
 
@@ -117,89 +172,87 @@ def build(ctx: UIContext) -> None:
             return "No checkpoint chosen yet."
         return f"✅ Chosen: step {chosen.step} at strength {chosen.strength} · `{chosen.adapter_path.name}` · sha256 {chosen.sha256[:12]}…"
 
+    @staticmethod
     def view(grid, at, strength, scores):
         path, text = compare_grid.viewer(grid, tuple(at), _as_float(strength), scores)
         return path, text, compare_grid.render(grid, scores, tuple(at))
 
-    @user_errors
-    def refresh_runs(current):
-        runs = ctx.workspace.list_runs()
-        return gr.update(choices=runs, value=current if current in runs else (runs[0] if runs else None))
-
+    @staticmethod
     def checkpoint_rows(found, chosen):
         rows = [[c.step, time.strftime("%Y-%m-%d %H:%M", time.localtime(c.time)), None if c.loss is None else round(c.loss, 4),
                  len(c.previews), "✅" if chosen and chosen.step == c.step else ""] for c in found]
         return rows, [(p, f"step {c.step}") for c in found for p in c.previews]
 
     @user_errors
-    def on_tab(run_id, current_step, evt: gr.SelectData):
+    def refresh_runs(self, current):
+        runs = self.ctx.workspace.list_runs()
+        return gr.update(choices=runs, value=current if current in runs else (runs[0] if runs else None))
+
+    def follow_run(self, run_id):
+        return gr.update(choices=self.ctx.workspace.list_runs(), value=run_id)
+
+    @user_errors
+    def on_tab(self, run_id, current_step):
         """Opening the tab shows the checkpoints written since (a training may have run meanwhile); the grid and
         the viewer's place are left as they are."""
         from core.checkpoints import store as checkpoints
 
-        if evt.value != "Checkpoints" or not run_id:
+        if not run_id:
             return gr.update(), gr.update(), gr.update()
-        paths = paths_of(run_id)
+        paths = self.paths_of(run_id)
         found = checkpoints.list_checkpoints(paths)
-        rows, gallery = checkpoint_rows(found, checkpoints.read_chosen(paths))
+        rows, gallery = self.checkpoint_rows(found, checkpoints.read_chosen(paths))
         steps = [c.step for c in found]
         keep = current_step if current_step in steps else (steps[-1] if steps else None)
         return rows, gallery, gr.update(choices=steps, value=keep)
 
     @user_errors
-    def load_run(run_id):
+    def load_run(self, run_id):
         from core.checkpoints import store as checkpoints
         from core.checkpoints import compare
 
         if not run_id:
             return [], [], gr.update(choices=[]), "No run selected.", None, [0, 0], {}, compare_grid.render(None), None, "", gr.update(choices=[])
-        paths = paths_of(run_id)
+        paths = self.paths_of(run_id)
         found = checkpoints.list_checkpoints(paths)
         chosen = checkpoints.read_chosen(paths)
-        rows, gallery = checkpoint_rows(found, chosen)
+        rows, gallery = self.checkpoint_rows(found, chosen)
         last = compare.last_grid(paths)
         grid = last.to_dict() if last else None
         strengths_choices = grid["spec"]["strengths"] if grid else []
-        path, text, html_text = view(grid, [0, 0], strengths_choices[0] if strengths_choices else None, {})
-        return (rows, gallery, gr.update(choices=[c.step for c in found], value=found[-1].step if found else None), chosen_text(paths),
+        path, text, html_text = self.view(grid, [0, 0], strengths_choices[0] if strengths_choices else None, {})
+        return (rows, gallery, gr.update(choices=[c.step for c in found], value=found[-1].step if found else None), self.chosen_text(paths),
                 grid, [0, 0], {}, html_text, path, text,
                 gr.update(choices=strengths_choices, value=strengths_choices[0] if strengths_choices else None))
 
     @user_errors
-    def export(run_id, step_value):
+    def export(self, run_id, step_value):
         from core.models import adapters
         from core.checkpoints import store as checkpoints
 
-        paths = paths_of(run_id)
+        paths = self.paths_of(run_id)
         exported = checkpoints.export_adapter(paths, int(step_value) if step_value not in (None, "") else None)
         report_ = adapters.validate(exported.path, adapters.geometry_for_model(exported.metadata["base_model_key"]))
         meta = exported.metadata
         return (f"✅ {report_.summary()}\n\nTrigger `{meta['trigger_word'] or '-'}` · base `{meta['base_model']}` · "
                 f"mflux {meta['mflux_version']} · sha256 `{exported.sha256[:16]}…`"), str(exported.path)
 
-    @user_errors
-    def render(run_id, prompts_text, strengths_text, seeds_text, model_key, size_text, steps_value, guidance_value):
+    @long_job(GRID)
+    def render(self, run_id, prompts_text, strengths_text, seeds_text, model_key, size_text, steps_value, guidance_value,
+               *, cancel):
         from core.checkpoints import compare
-        from core.dataset.preview_prompts import with_trigger
-        from core.errors import AppError
+        from core.checkpoints import grid_form
 
-        paths = paths_of(run_id)
-        trigger = paths.read_record().trigger
-        prompt_list = [with_trigger(p, trigger) for p in str(prompts_text).splitlines() if p.strip()]
-        if not prompt_list:
-            raise AppError("There are no prompts.", "Type at least one prompt.")
-        try:
-            width, height = (int(v) for v in str(size_text).lower().replace(" ", "").split("x"))
-        except ValueError:
-            raise AppError(f"The size '{size_text}' is not WIDTHxHEIGHT.", "Type e.g. 1024x1024.") from None
-        spec = compare.GridSpec(run_id=paths.run_id, prompts=prompt_list, strengths=_parse_floats(strengths_text, "strengths"),
-                                seeds=[int(v) for v in _parse_floats(seeds_text, "seeds")], model=model_key or None,
-                                width=width, height=height, sample_steps=int(steps_value) if steps_value else None,
-                                guidance=float(guidance_value) if guidance_value else None)
+        self.paths_of(run_id)  # a run must be picked
+        spec = grid_form.grid_spec(self.ctx.workspace, run_id, prompts_text, strengths_text, seeds_text, model=model_key,
+                                   size=size_text, sample_steps=steps_value, guidance=guidance_value)
+        from core.progress import Cancelled
+
         grid = None
         started = time.perf_counter()
-        with STOPS.job("grid") as cancel:
-            for event in compare.run_grid(ctx.workspace, spec, cancel=cancel, settings=ctx.settings):
+        strengths = gr.update(choices=spec.strengths, value=spec.strengths[0])
+        try:
+            for event in compare.run_grid(self.ctx.workspace, spec, cancel=cancel, settings=self.ctx.settings):
                 if "spec" in event.payload:
                     grid = {"spec": event.payload["spec"], "rows": event.payload["rows"], "cells": []}
                 if "cell" in event.payload:
@@ -208,79 +261,67 @@ def build(ctx: UIContext) -> None:
                     grid = event.result.to_dict()
                 message = f"⏳ {event.step}/{event.total} cells · {event.message}" if event.result is None else \
                     f"✅ {event.message} in {time.perf_counter() - started:.1f} s"
-                yield message, grid, compare_grid.render(grid), gr.update(choices=spec.strengths, value=spec.strengths[0]), [0, 0], {}
-
-    def stop():
-        return "Stopping after the current cell…" if STOPS.stop("grid") else "Nothing is rendering."
+                yield message, grid, compare_grid.render(grid), strengths, [0, 0], {}
+        except Cancelled:
+            done = len(grid["cells"]) if grid else 0
+            yield (f"⏹ Stopped after {done} cell(s); they are kept, and Render grid again renders only the rest.", grid,
+                   compare_grid.render(grid), strengths, [0, 0], {})
 
     @user_errors
-    def score(run_id, grid, at, strength):
+    def score(self, run_id, grid, at, strength):
         from core.checkpoints import compare
         from core.checkpoints import likeness
         from core.errors import AppError
 
         if not grid or not grid.get("cells"):
             raise AppError("There is no grid to score yet.", "Render the grid first.")
-        paths = paths_of(run_id)
-        dataset = likeness.dataset_images_of_run(ctx.workspace, paths)
-        full = compare.Grid(spec=compare.GridSpec(**grid["spec"]), rows=grid["rows"], cells=[compare.Cell(**c) for c in grid["cells"]])
-        per_cell, ranked = likeness.rank(full, dataset, model=ctx.settings.likeness_model)
+        paths = self.paths_of(run_id)
+        dataset = likeness.dataset_images_of_run(self.ctx.workspace, paths)
+        per_cell, ranked = likeness.rank(compare.Grid.from_dict(grid), dataset, model=self.ctx.settings.likeness_model)
         rows = [[i + 1, "base model" if r.row == "base" else f"step {r.row}", r.score, r.cells] for i, r in enumerate(ranked)]
-        path, text, html_text = view(grid, at, strength, per_cell)
+        path, text, html_text = self.view(grid, at, strength, per_cell)
         return per_cell, rows, html_text, path, text, f"Scored {len(per_cell)} cells against {len(dataset)} dataset images."
 
-    def make_move(direction):
+    def make_move(self, direction):
         @user_errors
         def handler(grid, at, strength, scores):
             new_at = list(compare_grid.move(grid, tuple(at), direction))
-            path, text, html_text = view(grid, new_at, strength, scores)
+            path, text, html_text = self.view(grid, new_at, strength, scores)
             return new_at, path, text, html_text
+
         return handler
 
     @user_errors
-    def choose(run_id, grid, at, strength):
-        from core.checkpoints import store as checkpoints
+    def choose(self, run_id, grid, at, strength):
+        from core.checkpoints import grid_form
         from core.errors import AppError
 
         if not grid:
             raise AppError("There is no grid to choose from.", "Render the grid, move the viewer to the best checkpoint, then choose.")
-        row = grid["rows"][at[0]]
-        if row == "base":
-            raise AppError("The viewer is on the base model, which has no LoRA to publish.", "Move to a checkpoint row (↑/↓) first.")
-        chosen = checkpoints.choose(ctx.workspace, run_id, int(row), float(strength or 1.0))
-        return chosen_text(paths_of(run_id)) if chosen else ""
+        chosen = grid_form.choose_row(self.ctx.workspace, run_id, grid["rows"][at[0]], float(strength or 1.0))
+        return self.chosen_text(self.paths_of(run_id)) if chosen else ""
 
-    refresh.click(refresh_runs, inputs=run, outputs=run)
-    load_outputs = [table, previews, step, chosen_md, grid_state, at_state, scores_state, grid_html, viewer_img, viewer_info, viewer_strength]
-    run.change(load_run, inputs=run, outputs=load_outputs)
-    refresh.click(load_run, inputs=run, outputs=load_outputs)
-    export_btn.click(export, inputs=[run, step], outputs=[report, exported_file])
-    render_btn.click(render, inputs=[run, prompts, strengths, seeds, model, size, sample_steps, guidance],
-                     outputs=[status, grid_state, grid_html, viewer_strength, at_state, scores_state], concurrency_limit=1
-                     ).then(lambda g, a, s, sc: view(g, a, s, sc), inputs=[grid_state, at_state, viewer_strength, scores_state],
-                            outputs=[viewer_img, viewer_info, grid_html])
-    stop_btn.click(stop, outputs=status)
-    score_btn.click(score, inputs=[run, grid_state, at_state, viewer_strength],
-                    outputs=[scores_state, ranking, grid_html, viewer_img, viewer_info, status])
-    for button, direction in ((left, "left"), (right, "right"), (up, "up"), (down, "down")):
+
+def wire(ctx: UIContext, w: Widgets) -> None:
+    on = Handlers(ctx)
+    w.refresh.click(on.refresh_runs, inputs=w.run, outputs=w.run)
+    w.run.change(on.load_run, inputs=w.run, outputs=w.loaded)
+    w.refresh.click(on.load_run, inputs=w.run, outputs=w.loaded)
+    w.export_btn.click(on.export, inputs=[w.run, w.step], outputs=[w.report, w.exported_file])
+    w.render_btn.click(on.render, inputs=[w.run, w.prompts, w.strengths, w.seeds, w.model, w.size, w.sample_steps, w.guidance],
+                       outputs=[w.status, w.grid_state, w.grid_html, w.viewer_strength, w.at_state, w.scores_state],
+                       concurrency_limit=1).then(on.view, inputs=w.viewer, outputs=[w.viewer_img, w.viewer_info, w.grid_html])
+    w.stop_btn.click(GRID.stop_handler("Stopping after the current cell…", "Nothing is rendering."), outputs=w.status)
+    w.score_btn.click(on.score, inputs=[w.run, w.grid_state, w.at_state, w.viewer_strength],
+                      outputs=[w.scores_state, w.ranking, w.grid_html, w.viewer_img, w.viewer_info, w.status])
+    for button, direction in ((w.left, "left"), (w.right, "right"), (w.up, "up"), (w.down, "down")):
         # Every key press counts and they run in order (a fast ↓↓ moves two rows): the position lives in server state.
-        button.click(make_move(direction), inputs=[grid_state, at_state, viewer_strength, scores_state],
-                     outputs=[at_state, viewer_img, viewer_info, grid_html], trigger_mode="multiple",
-                     concurrency_limit=1, concurrency_id="checkpoints-viewer", show_progress="hidden")
-    viewer_strength.change(lambda g, a, s, sc: view(g, a, s, sc), inputs=[grid_state, at_state, viewer_strength, scores_state],
-                           outputs=[viewer_img, viewer_info, grid_html])
-    choose_btn.click(choose, inputs=[run, grid_state, at_state, choose_strength], outputs=chosen_md)
+        button.click(on.make_move(direction), inputs=w.viewer, outputs=[w.at_state, w.viewer_img, w.viewer_info, w.grid_html],
+                     trigger_mode="multiple", concurrency_limit=1, concurrency_id="checkpoints-viewer", show_progress="hidden")
+    w.viewer_strength.change(on.view, inputs=w.viewer, outputs=[w.viewer_img, w.viewer_info, w.grid_html])
+    w.choose_btn.click(on.choose, inputs=[w.run, w.grid_state, w.at_state, w.choose_strength], outputs=w.chosen_md)
     if "run" in ctx.shared:  # the Train tab's run: follow it
-        ctx.shared["run"].change(lambda r: gr.update(choices=ctx.workspace.list_runs(), value=r), inputs=ctx.shared["run"], outputs=run)
+        follow(ctx.shared["run"], on.follow_run, inputs=ctx.shared["run"], outputs=w.run)
     if ctx.blocks is not None:
-        ctx.blocks.load(refresh_runs, inputs=run, outputs=run)
-    if ctx.tabs is not None:
-        ctx.tabs.select(on_tab, inputs=[run, step], outputs=[table, previews, step])
-
-
-def _as_float(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
+        ctx.blocks.load(on.refresh_runs, inputs=w.run, outputs=w.run)
+    ctx.tab_items[TAB_ID].select(on.on_tab, inputs=[w.run, w.step], outputs=[w.table, w.previews, w.step])

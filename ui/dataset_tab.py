@@ -3,6 +3,7 @@ look through the images, remove one, edit the preview prompts. Every file operat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -13,14 +14,14 @@ from core.dataset import preflight
 from core.dataset import preview_prompts
 from core.dataset.importer import import_sources
 from core.dataset.images import ASPECTS, CROPS, Preprocess
-from ui.background import relay
-from ui.context import UIContext
+from ui.context import UIContext, follow
 from ui.feedback import user_errors
+from ui.long_job import LongJob, long_job
 from ui.preflight_view import preflight_html, report_rows
-from ui.stopping import StopRegistry
 
-STOPS = StopRegistry()
+IMPORT = LongJob("import")
 REPORT_HEADERS = ["file", "kind", "result", "reason / warnings"]
+NO_IMAGE = "Click an image to see its details."
 
 
 def _names(ctx: UIContext) -> list[str]:
@@ -47,7 +48,48 @@ def gallery_items(ctx: UIContext, name: str | None) -> list[tuple[str, str]]:
     return items
 
 
-def build(ctx: UIContext) -> None:
+@dataclass
+class Widgets:
+    picker: gr.Dropdown
+    new_name: gr.Textbox
+    create_btn: gr.Button
+    rename_btn: gr.Button
+    duplicate_btn: gr.Button
+    delete_btn: gr.Button
+    status: gr.Markdown
+    upload: gr.File
+    folder: gr.Textbox
+    captions_folder: gr.Textbox
+    import_btn: gr.Button
+    stop_btn: gr.Button
+    import_status: gr.Markdown
+    report: gr.Dataframe
+    resolution: gr.Dropdown
+    crop: gr.Radio
+    aspect: gr.Dropdown
+    background: gr.ColorPicker
+    trigger: gr.Textbox
+    save_settings_btn: gr.Button
+    epochs: gr.Number
+    batch: gr.Number
+    check_btn: gr.Button
+    check_summary: gr.Markdown
+    check_table: gr.HTML
+    gallery: gr.Gallery
+    selected: gr.State
+    info: gr.Markdown
+    remove_btn: gr.Button
+    previews: gr.Textbox
+    save_previews_btn: gr.Button
+
+    @property
+    def loaded(self) -> list:
+        """What picking a dataset fills in."""
+        return [self.status, self.gallery, self.resolution, self.crop, self.aspect, self.background, self.trigger,
+                self.previews, self.selected, self.info]
+
+
+def layout(ctx: UIContext) -> Widgets:
     gr.Markdown("## Dataset\nImport your character's pictures, check them before training, and keep them in mflux's layout.")
     with gr.Row():
         picker = gr.Dropdown(choices=_names(ctx), value=(_names(ctx) or [None])[0], label="Dataset", elem_id="dataset-picker",
@@ -95,62 +137,68 @@ def build(ctx: UIContext) -> None:
         gallery = gr.Gallery(label="Training images", columns=6, height=420, allow_preview=False, elem_id="dataset-gallery")
         selected = gr.State(None)
         with gr.Row():
-            info = gr.Markdown("Click an image to see its details.", elem_id="dataset-image-info")
+            info = gr.Markdown(NO_IMAGE, elem_id="dataset-image-info")
             remove_btn = gr.Button("Remove this image (to trash)", variant="stop", elem_id="dataset-remove-image", scale=0)
 
     with gr.Accordion("Preview prompts (rendered by mflux during training)", open=False):
         previews = gr.Textbox(label="One prompt per line", lines=4, elem_id="dataset-previews")
         save_previews_btn = gr.Button("Save preview prompts")
+    return Widgets(picker, new_name, create_btn, rename_btn, duplicate_btn, delete_btn, status, upload, folder,
+                   captions_folder, import_btn, stop_btn, import_status, report, resolution, crop, aspect, background,
+                   trigger, save_settings_btn, epochs, batch, check_btn, check_summary, check_table, gallery, selected,
+                   info, remove_btn, previews, save_previews_btn)
 
-    # --- handlers ---
-    def load(name):
+
+class Handlers:
+    def __init__(self, ctx: UIContext) -> None:
+        self.ctx = ctx
+
+    @user_errors
+    def load(self, name):
+        ctx = self.ctx
         if not name:
             return ("No dataset yet: type a name and press Create, or import pictures.", [], 1024, "none", "1:1", "#ffffff", "", "", None,
-                    "Click an image to see its details.")
+                    NO_IMAGE)
         dataset = datasets.open_dataset(ctx.workspace, name)
         p = dataset.preprocess
         items = dataset.items()
         uncaptioned = sum(1 for i in items if not i.has_caption)
         text = f"**{dataset.name}**: {len(items)} image(s), {uncaptioned} without caption · `{dataset.images_dir}`"
         return (text, gallery_items(ctx, name), p.resolution, p.crop, p.aspect, p.background, dataset.trigger,
-                "\n".join(preview_prompts.read(dataset.images_dir)), None, "Click an image to see its details.")
-
-    load_outputs = [status, gallery, resolution, crop, aspect, background, trigger, previews, selected, info]
-    picker.change(user_errors(load), picker, load_outputs)
-    ctx.blocks.load(user_errors(lambda n: _picker(ctx, n)), picker, picker).then(user_errors(load), picker, load_outputs)
+                "\n".join(preview_prompts.read(dataset.images_dir)), None, NO_IMAGE)
 
     @user_errors
-    def create(name):
-        dataset = datasets.create(ctx.workspace.ensure(), name)
-        return _picker(ctx, dataset.name), ""
+    def refresh(self, name):
+        return _picker(self.ctx, name)
 
     @user_errors
-    def rename(name, new):
+    def create(self, name):
+        dataset = datasets.create(self.ctx.workspace.ensure(), name)
+        return _picker(self.ctx, dataset.name), ""
+
+    @user_errors
+    def rename(self, name, new):
         if not name:
             raise gr.Error("Pick a dataset first.")
-        return _picker(ctx, datasets.rename(ctx.workspace, name, new).name), ""
+        return _picker(self.ctx, datasets.rename(self.ctx.workspace, name, new).name), ""
 
     @user_errors
-    def duplicate(name, new):
+    def duplicate(self, name, new):
         if not name:
             raise gr.Error("Pick a dataset first.")
-        return _picker(ctx, datasets.duplicate(ctx.workspace, name, new).name), ""
+        return _picker(self.ctx, datasets.duplicate(self.ctx.workspace, name, new).name), ""
 
     @user_errors
-    def delete(name):
+    def delete(self, name):
         if not name:
             raise gr.Error("Pick a dataset first.")
-        where = datasets.delete(ctx.workspace, name)
+        where = datasets.delete(self.ctx.workspace, name)
         gr.Info(f"'{name}' was moved to the trash ({where}); move it back to restore it.")
-        return _picker(ctx, None)
+        return _picker(self.ctx, None)
 
-    create_btn.click(create, new_name, [picker, new_name])
-    rename_btn.click(rename, [picker, new_name], [picker, new_name])
-    duplicate_btn.click(duplicate, [picker, new_name], [picker, new_name])
-    delete_btn.click(delete, picker, picker)
-
-    @user_errors
-    def run_import(name, files, folder_path, captions_path):
+    @long_job(IMPORT)
+    def run_import(self, name, files, folder_path, captions_path, *, cancel):
+        ctx = self.ctx
         sources = [Path(f) for f in (files or [])]
         if folder_path and folder_path.strip():
             sources.append(Path(folder_path.strip()).expanduser())
@@ -160,74 +208,85 @@ def build(ctx: UIContext) -> None:
             raise gr.Error("Create or pick a dataset first (type a name and press Create).")
         caps = Path(captions_path.strip()).expanduser() if captions_path and captions_path.strip() else None
         rows: list[list[str]] = []
-        with STOPS.job("import") as cancel:
-            for event in relay(lambda: import_sources(ctx.workspace, name, sources, captions_dir=caps, cancel=cancel)):
-                if event.result is not None:
-                    final = event.result
-                    yield f"✅ {final.summary()}", report_rows(final), gallery_items(ctx, name), None
-                    return
-                if "outcome" in event.payload:
-                    o = event.payload["outcome"]
-                    rows.append([Path(o["source"]).name, o["kind"], "accepted" if o["accepted"] else "rejected",
-                                 "; ".join([o["reason"]] + o["warnings"])])
-                bar = f" ({event.step}/{event.total})" if event.total else ""
-                yield f"⏳ {event.message}{bar}", rows, gr.skip(), gr.skip()
-
-    import_btn.click(run_import, [picker, upload, folder, captions_folder], [import_status, report, gallery, upload],
-                     concurrency_id="dataset-io", concurrency_limit=1).then(user_errors(load), picker, load_outputs)
-    stop_btn.click(lambda: STOPS.stop("import"), None, None)
+        for event in import_sources(ctx.workspace, name, sources, captions_dir=caps, cancel=cancel):
+            if event.result is not None:
+                final = event.result
+                yield f"✅ {final.summary()}", report_rows(final), gallery_items(ctx, name), None
+                return
+            if "outcome" in event.payload:
+                o = event.payload["outcome"]
+                rows.append([Path(o["source"]).name, o["kind"], "accepted" if o["accepted"] else "rejected",
+                             "; ".join([o["reason"]] + o["warnings"])])
+            bar = f" ({event.step}/{event.total})" if event.total else ""
+            yield f"⏳ {event.message}{bar}", rows, gr.skip(), gr.skip()
 
     @user_errors
-    def save_settings(name, res, crop_, aspect_, colour, trig):
+    def save_settings(self, name, res, crop_, aspect_, colour, trig):
         if not name:
             raise gr.Error("Pick a dataset first.")
-        dataset = datasets.open_dataset(ctx.workspace, name)
+        dataset = datasets.open_dataset(self.ctx.workspace, name)
         dataset.save_settings(preprocess=Preprocess(resolution=int(res), crop=crop_, aspect=aspect_, background=colour or "#ffffff"),
                               trigger=trig or "")
         gr.Info("Settings saved for this dataset.")
 
-    save_settings_btn.click(save_settings, [picker, resolution, crop, aspect, background, trigger], None)
-
     @user_errors
-    def check(name, trig, res, ep, bs):
+    def check(self, name, trig, res, ep, bs):
         if not name:
             raise gr.Error("Pick a dataset first.")
-        result = preflight.check(ctx.workspace, name, trigger=trig, resolution=int(res), epochs=int(ep or 0) or None, batch_size=int(bs or 1))
+        result = preflight.check(self.ctx.workspace, name, trigger=trig, resolution=int(res), epochs=int(ep or 0) or None,
+                                 batch_size=int(bs or 1))
         icon = "✅" if result.ready else "⛔"
         return f"{icon} {result.summary()}", preflight_html(result)
 
-    check_btn.click(check, [picker, trigger, resolution, epochs, batch], [check_summary, check_table], api_name="dataset_check")
-
     @user_errors
-    def select(name, event: gr.SelectData):
-        stems = [item.stem for item in datasets.open_dataset(ctx.workspace, name).items()]
+    def select(self, name, event: gr.SelectData):
+        workspace = self.ctx.workspace
+        stems = [item.stem for item in datasets.open_dataset(workspace, name).items()]
         if event.index is None or event.index >= len(stems):
-            return None, "Click an image to see its details."
+            return None, NO_IMAGE
         stem = stems[event.index]
-        d = datasets.describe(datasets.open_dataset(ctx.workspace, name), stem)
+        d = datasets.describe(datasets.open_dataset(workspace, name), stem)
         caption = d["caption"] if d["caption"] is not None else "(caption file is not UTF-8; left unchanged)"
         text = (f"**{stem}** · {d['width']}x{d['height']} · {d['bytes'] / 1024:.0f} KB · {d['versions']} caption version(s)\n\n"
                 f"> {caption or '(no caption yet)'}")
         return stem, text
 
-    gallery.select(select, picker, [selected, info])
-
     @user_errors
-    def remove(name, stem):
+    def remove(self, name, stem):
         if not stem:
             raise gr.Error("Click an image in the gallery first.")
-        where = datasets.remove_image(ctx.workspace, name, stem)
+        where = datasets.remove_image(self.ctx.workspace, name, stem)
         gr.Info(f"{stem} and its caption were moved to {where}.")
-        return gallery_items(ctx, name), None, f"Removed {stem} (recoverable from the trash)."
-
-    remove_btn.click(remove, [picker, selected], [gallery, selected, info], concurrency_id="dataset-io")
+        return gallery_items(self.ctx, name), None, f"Removed {stem} (recoverable from the trash)."
 
     @user_errors
-    def save_previews(name, text):
+    def save_previews(self, name, text):
         if not name:
             raise gr.Error("Pick a dataset first.")
-        dataset = datasets.open_dataset(ctx.workspace, name)
-        written = preview_prompts.write(dataset.images_dir, (text or "").splitlines(), ctx.workspace.trash_dir)
+        dataset = datasets.open_dataset(self.ctx.workspace, name)
+        written = preview_prompts.write(dataset.images_dir, (text or "").splitlines(), self.ctx.workspace.trash_dir)
         gr.Info(f"{len(written)} preview prompt(s) saved.")
 
-    save_previews_btn.click(save_previews, [picker, previews], None)
+
+def wire(ctx: UIContext, w: Widgets) -> None:
+    on = Handlers(ctx)
+    follow(w.picker, on.load, w.picker, w.loaded)
+    # The page-load refresh lists datasets made since the app started. A Create (Rename, …) pressed before its
+    # answer came wins: it cancels the refresh, whose older list would otherwise put the picker back.
+    refreshing = ctx.blocks.load(on.refresh, w.picker, w.picker)
+    refreshing.then(on.load, w.picker, w.loaded)
+    w.create_btn.click(on.create, w.new_name, [w.picker, w.new_name], cancels=[refreshing])
+    w.rename_btn.click(on.rename, [w.picker, w.new_name], [w.picker, w.new_name], cancels=[refreshing])
+    w.duplicate_btn.click(on.duplicate, [w.picker, w.new_name], [w.picker, w.new_name], cancels=[refreshing])
+    w.delete_btn.click(on.delete, w.picker, w.picker, cancels=[refreshing])
+
+    w.import_btn.click(on.run_import, [w.picker, w.upload, w.folder, w.captions_folder],
+                       [w.import_status, w.report, w.gallery, w.upload],
+                       concurrency_id="dataset-io", concurrency_limit=1).then(on.load, w.picker, w.loaded)
+    w.stop_btn.click(IMPORT.stop_handler(), None, None)
+    w.save_settings_btn.click(on.save_settings, [w.picker, w.resolution, w.crop, w.aspect, w.background, w.trigger], None)
+    w.check_btn.click(on.check, [w.picker, w.trigger, w.resolution, w.epochs, w.batch], [w.check_summary, w.check_table],
+                      api_name="dataset_check")
+    w.gallery.select(on.select, w.picker, [w.selected, w.info])
+    w.remove_btn.click(on.remove, [w.picker, w.selected], [w.gallery, w.selected, w.info], concurrency_id="dataset-io")
+    w.save_previews_btn.click(on.save_previews, [w.picker, w.previews], None)

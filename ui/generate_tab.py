@@ -4,18 +4,55 @@ progress per step; Stop; a history where every image keeps its settings and can 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import gradio as gr
 
-from ui.context import UIContext
+from ui.context import UIContext, follow
 from ui.feedback import user_errors
-from ui.stopping import StopRegistry
+from ui.long_job import LongJob, long_job
 
-STOPS = StopRegistry()
+GENERATE = LongJob("generate")
 NO_LORA = "(none)"
 
 
-def build(ctx: UIContext) -> None:
+def _with(choices: list, path: str) -> list:
+    """The LoRA choices plus `path` (an adapter that is no longer listed still shows up when reused)."""
+    values = [c[1] if isinstance(c, tuple) else c for c in choices]
+    return choices if path in values else choices + [(path.rsplit("/", 1)[-1], path)]
+
+
+@dataclass
+class Widgets:
+    prompt: gr.Textbox
+    model: gr.Dropdown
+    size: gr.Dropdown
+    seed: gr.Number
+    steps: gr.Number
+    guidance: gr.Number
+    quantize: gr.Dropdown
+    count: gr.Number
+    lora1: gr.Dropdown
+    strength1: gr.Slider
+    lora2: gr.Dropdown
+    strength2: gr.Slider
+    go: gr.Button
+    stop: gr.Button
+    refresh: gr.Button
+    progress: gr.Markdown
+    gallery: gr.Gallery
+    settings_view: gr.Code
+    reuse: gr.Button
+    selected: gr.State
+
+    @property
+    def request(self) -> list:
+        """The fields of a generation, in the order of Handlers.run."""
+        return [self.prompt, self.model, self.size, self.seed, self.steps, self.guidance, self.quantize, self.count,
+                self.lora1, self.strength1, self.lora2, self.strength2]
+
+
+def layout(ctx: UIContext) -> Widgets:
     from core.generation.local import SIZE_PRESETS
     from core.models.base import BASE_MODELS
 
@@ -49,26 +86,35 @@ def build(ctx: UIContext) -> None:
             settings_view = gr.Code(label="Settings of the selected image", language="json", elem_id="gen-settings", interactive=False)
             reuse = gr.Button("Reuse these settings", elem_id="gen-reuse")
     selected = gr.State(None)
+    return Widgets(prompt, model, size, seed, steps, guidance, quantize, count, lora1, strength1, lora2, strength2, go,
+                   stop, refresh, progress, gallery, settings_view, reuse, selected)
 
-    def lora_choices():
+
+class Handlers:
+    def __init__(self, ctx: UIContext) -> None:
+        self.ctx = ctx
+
+    def lora_choices(self):
         from core.checkpoints import store as checkpoints
 
-        return [NO_LORA] + [(p.name, str(p)) for p in checkpoints.exported_adapters(ctx.workspace)]
+        return [NO_LORA] + [(p.name, str(p)) for p in checkpoints.exported_adapters(self.ctx.workspace)]
 
-    def history_items():
+    def history_items(self):
         from core.generation import local as generation
 
-        return [(str(g.path), f"seed {g.settings.get('seed')}") for g in generation.history(ctx.workspace)]
+        return [(str(g.path), f"seed {g.settings.get('seed')}") for g in generation.history(self.ctx.workspace)]
 
     @user_errors
-    def refresh_loras(current1, current2):
-        choices = lora_choices()
-        return gr.update(choices=choices, value=current1), gr.update(choices=choices, value=current2), history_items()
+    def refresh_loras(self, current1, current2):
+        choices = self.lora_choices()
+        return gr.update(choices=choices, value=current1), gr.update(choices=choices, value=current2), self.history_items()
 
-    @user_errors
-    def run(prompt_text, model_key, size_name, seed_value, steps_value, guidance_value, quantize_value, count_value,
-            path1, scale1, path2, scale2):
+    @long_job(GENERATE)
+    def run(self, prompt_text, model_key, size_name, seed_value, steps_value, guidance_value, quantize_value, count_value,
+            path1, scale1, path2, scale2, *, cancel):
         from core.generation import local as generation
+        from core.generation.local import SIZE_PRESETS
+        from core.progress import Cancelled
 
         width, height = SIZE_PRESETS[size_name]
         loras = [(p, float(s)) for p, s in ((path1, scale1), (path2, scale2)) if p and p != NO_LORA]
@@ -78,39 +124,31 @@ def build(ctx: UIContext) -> None:
             guidance=float(guidance_value) if guidance_value else None,
             loras=loras, quantize=int(quantize_value) or None, count=int(count_value or 1))
         made = []
-        with STOPS.job("generate") as cancel:
-            try:
-                for event in generation.run(ctx.workspace, request, cancel=cancel, settings=ctx.settings):
-                    if event.result is not None:
-                        made.append(event.result)
-                        yield f"✅ {event.message} (seed {event.result.settings['seed']})", history_items(), \
-                            json.dumps(made[-1].settings, indent=2, ensure_ascii=False), str(made[-1].path)
-                    else:
-                        yield f"⏳ {event.message}", gr.update(), gr.update(), gr.update()
-            except Exception as error:
-                from core.progress import Cancelled
-
-                if isinstance(error, Cancelled):
-                    yield f"⏹ Stopped. {len(made)} image(s) kept.", history_items(), gr.update(), gr.update()
-                    return
-                raise
-
-    def stop_now():
-        return "Stopping after the current step…" if STOPS.stop("generate") else "Nothing is generating."
+        try:
+            for event in generation.run(self.ctx.workspace, request, cancel=cancel, settings=self.ctx.settings):
+                if event.result is not None:
+                    made.append(event.result)
+                    yield f"✅ {event.message} (seed {event.result.settings['seed']})", self.history_items(), \
+                        json.dumps(made[-1].settings, indent=2, ensure_ascii=False), str(made[-1].path)
+                else:
+                    yield f"⏳ {event.message}", gr.update(), gr.update(), gr.update()
+        except Cancelled:
+            yield f"⏹ Stopped. {len(made)} image(s) kept.", self.history_items(), gr.update(), gr.update()
 
     @user_errors
-    def select(event: gr.SelectData):
+    def select(self, event: gr.SelectData):
         from core.generation import local as generation
 
-        items = generation.history(ctx.workspace)
+        items = generation.history(self.ctx.workspace)
         if event.index is None or event.index >= len(items):
             return gr.update(), None
         item = items[event.index]
         return json.dumps(item.settings, indent=2, ensure_ascii=False), str(item.path)
 
     @user_errors
-    def reuse_settings(path):
+    def reuse_settings(self, path):
         from core.generation import local as generation
+        from core.generation.local import SIZE_PRESETS
         from core.errors import AppError
 
         if not path:
@@ -120,26 +158,24 @@ def build(ctx: UIContext) -> None:
         loras = s.get("loras") or []
         first = loras[0] if loras else {"path": NO_LORA, "strength": 1.0}
         second = loras[1] if len(loras) > 1 else {"path": NO_LORA, "strength": 1.0}
-        choices = lora_choices()
+        choices = self.lora_choices()
         return (s.get("prompt", ""), s.get("model", "flux2-klein-base-4b"), size_name, s.get("seed", -1), s.get("steps"),
                 s.get("guidance"), s.get("quantize") or 0,
                 gr.update(choices=_with(choices, first["path"]), value=first["path"]), first["strength"],
                 gr.update(choices=_with(choices, second["path"]), value=second["path"]), second["strength"])
 
-    refresh.click(refresh_loras, inputs=[lora1, lora2], outputs=[lora1, lora2, gallery])
-    go.click(run, inputs=[prompt, model, size, seed, steps, guidance, quantize, count, lora1, strength1, lora2, strength2],
-             outputs=[progress, gallery, settings_view, selected], concurrency_limit=1)
-    stop.click(stop_now, outputs=progress)
-    gallery.select(select, outputs=[settings_view, selected])
-    reuse.click(reuse_settings, inputs=selected,
-                outputs=[prompt, model, size, seed, steps, guidance, quantize, lora1, strength1, lora2, strength2])
+
+def wire(ctx: UIContext, w: Widgets) -> None:
+    on = Handlers(ctx)
+    loras = [w.lora1, w.lora2], [w.lora1, w.lora2, w.gallery]
+    w.refresh.click(on.refresh_loras, *loras)
+    w.go.click(on.run, inputs=w.request, outputs=[w.progress, w.gallery, w.settings_view, w.selected], concurrency_limit=1)
+    w.stop.click(GENERATE.stop_handler("Stopping after the current step…", "Nothing is generating."), outputs=w.progress)
+    w.gallery.select(on.select, outputs=[w.settings_view, w.selected])
+    w.reuse.click(on.reuse_settings, inputs=w.selected,
+                  outputs=[w.prompt, w.model, w.size, w.seed, w.steps, w.guidance, w.quantize, w.lora1, w.strength1, w.lora2,
+                           w.strength2])
     if "chosen" in ctx.shared and "checkpoints_run" in ctx.shared:  # a newly chosen checkpoint appears in the LoRA list
-        ctx.shared["chosen"].change(refresh_loras, inputs=[lora1, lora2], outputs=[lora1, lora2, gallery])
+        follow(ctx.shared["chosen"], on.refresh_loras, *loras)
     if ctx.blocks is not None:
-        ctx.blocks.load(refresh_loras, inputs=[lora1, lora2], outputs=[lora1, lora2, gallery])
-
-
-def _with(choices: list, path: str) -> list:
-    """The LoRA choices plus `path` (an adapter that is no longer listed still shows up when reused)."""
-    values = [c[1] if isinstance(c, tuple) else c for c in choices]
-    return choices if path in values else choices + [(path.rsplit("/", 1)[-1], path)]
+        ctx.blocks.load(on.refresh_loras, *loras)

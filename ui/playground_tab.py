@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
-from ui.context import UIContext
+from ui.context import UIContext, follow
 from ui.feedback import user_errors
-from ui.stopping import StopRegistry
+from ui.long_job import LongJob, long_job
 
-STOPS = StopRegistry()
+TAB_ID = "tab-playground"
+COMPARISON = LongJob("playground")  # a batch of test prompts or one compared prompt: one Stop ends either
 BASES = [("FLUX.2 klein 4B Base · runware:400@5", "runware:400@5"), ("FLUX.2 klein 4B distilled · runware:400@4", "runware:400@4")]
 SIZES = ["1024x1024", "768x1344 (9:16)", "1344x768 (16:9)", "896x1152 (3:4)", "512x512", "128x128 (quick test)"]
 TABLE_HEADERS = ["#", "Prompt", "Local", "Runware", "Likeness local", "Likeness Runware", "SSIM", "Cost $"]
@@ -73,7 +75,54 @@ def _pair_choices(report) -> list[tuple[str, int]]:
     return [(f"{p.index + 1}. {p.prompt[:60]}", p.index) for p in report.pairs] if report else []
 
 
-def build(ctx: UIContext) -> None:
+@dataclass
+class Widgets:
+    session_total: gr.State
+    session_count: gr.State
+    report_state: gr.State
+    run: gr.Dropdown
+    refresh: gr.Button
+    base: gr.Radio
+    lora: gr.Textbox
+    weight: gr.Slider
+    prompt: gr.Textbox
+    seed: gr.Number
+    size: gr.Dropdown
+    steps: gr.Number
+    cfg: gr.Number
+    results: gr.Slider
+    generate_btn: gr.Button
+    compare_btn: gr.Button
+    cost: gr.Markdown
+    gallery: gr.Gallery
+    slider: gr.ImageSlider
+    local_img: gr.Image
+    cloud_img: gr.Image
+    scores: gr.Markdown
+    concurrency: gr.Slider
+    with_local: gr.Checkbox
+    batch_btn: gr.Button
+    stop_btn: gr.Button
+    progress: gr.Markdown
+    table: gr.Dataframe
+    pair_pick: gr.Dropdown
+    reports: gr.Dropdown
+    open_btn: gr.Button
+    report_link: gr.Markdown
+
+    @property
+    def batch_outputs(self) -> list:
+        return [self.progress, self.table, self.slider, self.local_img, self.cloud_img, self.scores, self.pair_pick,
+                self.reports, self.report_state, self.cost, self.session_total, self.session_count]
+
+    @property
+    def request(self) -> list:
+        """One Runware request's fields, in the order of Handlers.generate."""
+        return [self.run, self.base, self.lora, self.weight, self.prompt, self.seed, self.size, self.steps, self.cfg,
+                self.results]
+
+
+def layout(ctx: UIContext) -> Widgets:
     from core.playground.report import SAMPLER_NOTE
 
     key = ctx.settings.secrets_status()["RUNWARE_API_KEY"]
@@ -125,26 +174,36 @@ def build(ctx: UIContext) -> None:
         reports = gr.Dropdown([], label="Saved reports of this run", elem_id="playground-reports")
         open_btn = gr.Button("Open report", elem_id="playground-open", scale=0)
     report_link = gr.Markdown("", elem_id="playground-report-link")
+    return Widgets(session_total, session_count, report_state, run, refresh, base, lora, weight, prompt, seed, size, steps,
+                   cfg, results, generate_btn, compare_btn, cost, gallery, slider, local_img, cloud_img, scores,
+                   concurrency, with_local, batch_btn, stop_btn, progress, table, pair_pick, reports, open_btn,
+                   report_link)
 
-    def report_names(run_id):
+
+class Handlers:
+    def __init__(self, ctx: UIContext) -> None:
+        self.ctx = ctx
+
+    def report_names(self, run_id):
         from core.playground import report as playground_report
         from core.runs.paths import run_paths
 
         if not run_id:
             return []
-        return [r.name for r in playground_report.list_reports(run_paths(ctx.workspace, run_id))]
+        return [r.name for r in playground_report.list_reports(run_paths(self.ctx.workspace, run_id))]
 
     @user_errors
-    def pick_run(run_id):
+    def pick_run(self, run_id):
         from core.playground import pairs as playground
 
         if not run_id:
             return gr.update(), gr.update(), gr.update(choices=[], value=None)
-        facts = playground.run_facts(ctx.workspace, run_id)
-        names = report_names(run_id)
+        facts = playground.run_facts(self.ctx.workspace, run_id)
+        names = self.report_names(run_id)
         return (facts.lora_air or "", facts.strength if facts.strength is not None else gr.update(),
                 gr.update(choices=names, value=names[0] if names else None))
 
+    @staticmethod
     def request_from(base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count):
         from core.runware.cloud import CloudRequest, LoraRef
 
@@ -155,43 +214,42 @@ def build(ctx: UIContext) -> None:
                             number_results=int(count))
 
     @user_errors
-    def generate(run_id, base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count,
+    def generate(self, run_id, base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count,
                  total, requests_made):
         from core.playground import pairs as playground
         from core.runware.cloud import generate as cloud_generate, total_cost
 
         if run_id:
-            text = playground.with_trigger(text, playground.run_facts(ctx.workspace, run_id).trigger)
-        request = request_from(base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count)
-        images = cloud_generate(ctx.settings, request)
+            text = playground.with_trigger(text, playground.run_facts(self.ctx.workspace, run_id).trigger)
+        request = self.request_from(base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count)
+        images = cloud_generate(self.ctx.settings, request)
         spent = total_cost(images)
         total, requests_made = round(total + (spent or 0.0), 6), requests_made + 1
         return [str(i.path) for i in images], _cost_text(spent, total, requests_made), total, requests_made
 
-    def run_batch(run_id, base_air, lora_air, weight_value, prompts, seed_value, size_text, steps_value, cfg_value,
-                  parallel, local_too, total, requests_made, key):
+    def run_batch(self, run_id, base_air, lora_air, weight_value, prompts, seed_value, size_text, steps_value, cfg_value,
+                  parallel, local_too, total, requests_made, cancel):
         from core.playground import pairs as playground
 
         if not run_id:
             raise gr.Error("Pick a run first: its LoRA AIR, adapter and dataset are used.", print_exception=False)
         width, height = _size(size_text)
         report = None
-        with STOPS.job(key) as cancel:
-            runner = playground.compare_stages(
-                ctx.settings, run_id, prompts=prompts, lora_air=(lora_air or "").strip() or None,
-                strength=float(weight_value), base_air=base_air, seed=int(seed_value or 0), width=width,
-                height=height, steps=_optional(steps_value, int), guidance=_optional(cfg_value, float),
-                local=bool(local_too), concurrency=int(parallel), cancel=cancel)
-            for event in runner:
-                if event.result is not None:
-                    report = event.result
-                current = playground.load_report(event.payload["report"]) if "report" in event.payload else None
-                yield (f"{event.message} ({event.step}/{event.total})", _rows(current) if current else gr.update(),
-                       gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(),
-                       gr.update(), gr.update(), gr.update())
+        runner = playground.compare_stages(
+            self.ctx.settings, run_id, prompts=prompts, lora_air=(lora_air or "").strip() or None,
+            strength=float(weight_value), base_air=base_air, seed=int(seed_value or 0), width=width,
+            height=height, steps=_optional(steps_value, int), guidance=_optional(cfg_value, float),
+            local=bool(local_too), concurrency=int(parallel), cancel=cancel)
+        for event in runner:
+            if event.result is not None:
+                report = event.result
+            current = playground.load_report(event.payload["report"]) if "report" in event.payload else None
+            yield (f"{event.message} ({event.step}/{event.total})", _rows(current) if current else gr.update(),
+                   gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(),
+                   gr.update(), gr.update(), gr.update())
         spent = report.total_cost or 0.0
         total, requests_made = round(total + spent, 6), requests_made + sum(1 for p in report.pairs if p.cloud_image)
-        names = report_names(run_id)
+        names = self.report_names(run_id)
         view = _pair_view(report, 0)
         yield (f"Report {report.status}: {report.counts()['runware_done']}/{len(report.pairs)} on Runware, "
                f"{report.counts()['local_done']}/{len(report.pairs)} local.", _rows(report), *view,
@@ -199,79 +257,77 @@ def build(ctx: UIContext) -> None:
                str(report.folder), _cost_text(report.total_cost, total, requests_made, "This comparison"), total,
                requests_made)
 
-    batch_outputs = [progress, table, slider, local_img, cloud_img, scores, pair_pick, reports, report_state, cost,
-                     session_total, session_count]
-    inputs = [run, base, lora, weight, prompt, seed, size, steps, cfg, results]
-
-    @user_errors
-    def compare_one(run_id, base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value,
-                    _count, parallel, local_too, total, requests_made):
+    @long_job(COMPARISON)
+    def compare_one(self, run_id, base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value,
+                    _count, parallel, local_too, total, requests_made, *, cancel):
         if not (text or "").strip():
             raise gr.Error("Type a prompt to compare.", print_exception=False)
-        yield from run_batch(run_id, base_air, lora_air, weight_value, [text], seed_value, size_text, steps_value,
-                             cfg_value, parallel, local_too, total, requests_made, "playground-compare")
+        yield from self.run_batch(run_id, base_air, lora_air, weight_value, [text], seed_value, size_text, steps_value,
+                                  cfg_value, parallel, local_too, total, requests_made, cancel)
+
+    @long_job(COMPARISON)
+    def batch(self, run_id, base_air, lora_air, weight_value, seed_value, size_text, steps_value, cfg_value, parallel,
+              local_too, total, requests_made, *, cancel):
+        yield from self.run_batch(run_id, base_air, lora_air, weight_value, None, seed_value, size_text, steps_value,
+                                  cfg_value, parallel, local_too, total, requests_made, cancel)
 
     @user_errors
-    def batch(run_id, base_air, lora_air, weight_value, seed_value, size_text, steps_value, cfg_value, parallel,
-              local_too, total, requests_made):
-        yield from run_batch(run_id, base_air, lora_air, weight_value, None, seed_value, size_text, steps_value,
-                             cfg_value, parallel, local_too, total, requests_made, "playground-batch")
-
-    @user_errors
-    def open_report(run_id, name):
+    def open_report(self, run_id, name):
         from core.playground import pairs as playground
 
         if not (run_id and name):
             raise gr.Error("Pick a run and one of its saved reports.", print_exception=False)
-        report = playground.reopen(ctx.settings, run_id, name)
+        report = playground.reopen(self.ctx.settings, run_id, name)
         return (_rows(report), *_pair_view(report, 0), gr.update(choices=_pair_choices(report), value=0),
                 str(report.folder), f"Report {report.name} ({report.status}): open `{report.folder / 'report.html'}` "
                 f"in a browser to share it.")
 
     @user_errors
-    def show_pair(folder, index):
+    def show_pair(self, folder, index):
         from core.playground.report import load_report
 
         if not folder or index is None:
             return None, None, None, ""
         return _pair_view(load_report(Path(folder)), int(index))
 
-    refresh.click(lambda: gr.update(choices=ctx.workspace.list_runs()), outputs=run)
-    run.change(pick_run, inputs=run, outputs=[lora, weight, reports])
+    def runs(self):
+        return gr.update(choices=self.ctx.workspace.list_runs())
 
     @user_errors
-    def on_tab(run_id, typed_air, evt: gr.SelectData):
+    def on_tab(self, run_id, typed_air):
         """Opening the tab fills in a LoRA published since the run was picked (a typed AIR is left alone)."""
         from core.playground import pairs as playground
 
-        if evt.value != "Runware Playground" or not run_id or (typed_air or "").strip():
+        if not run_id or (typed_air or "").strip():
             return gr.update()
-        return playground.run_facts(ctx.workspace, run_id).lora_air or gr.update()
+        return playground.run_facts(self.ctx.workspace, run_id).lora_air or gr.update()
 
-    if ctx.tabs is not None:
-        ctx.tabs.select(on_tab, inputs=[run, lora], outputs=lora)
-    generate_btn.click(generate, inputs=inputs + [session_total, session_count],
-                       outputs=[gallery, cost, session_total, session_count], concurrency_limit=4)
-    compare_btn.click(compare_one, inputs=inputs + [concurrency, with_local, session_total, session_count],
-                      outputs=batch_outputs, concurrency_id="playground-batch", concurrency_limit=1)
-    batch_btn.click(batch, inputs=[run, base, lora, weight, seed, size, steps, cfg, concurrency, with_local,
-                                   session_total, session_count],
-                    outputs=batch_outputs, concurrency_id="playground-batch", concurrency_limit=1)
-    def stop() -> None:
-        for job in ("playground-batch", "playground-compare"):
-            STOPS.stop(job)
-
-    stop_btn.click(stop)
-    open_btn.click(open_report, inputs=[run, reports],
-                   outputs=[table, slider, local_img, cloud_img, scores, pair_pick, report_state, report_link])
-    pair_pick.change(show_pair, inputs=[report_state, pair_pick], outputs=[slider, local_img, cloud_img, scores])
-
+    @staticmethod
     def pick_row(evt: gr.SelectData):
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         return gr.update(value=int(row))
 
-    table.select(pick_row, outputs=pair_pick)
+    def follow_run(self, value):
+        return gr.update(choices=self.ctx.workspace.list_runs(), value=value)
+
+
+def wire(ctx: UIContext, w: Widgets) -> None:
+    on = Handlers(ctx)
+    sessions = [w.session_total, w.session_count]
+    w.refresh.click(on.runs, outputs=w.run)
+    w.run.change(on.pick_run, inputs=w.run, outputs=[w.lora, w.weight, w.reports])
+    ctx.tab_items[TAB_ID].select(on.on_tab, inputs=[w.run, w.lora], outputs=w.lora)
+    w.generate_btn.click(on.generate, inputs=w.request + sessions, outputs=[w.gallery, w.cost, *sessions], concurrency_limit=4)
+    w.compare_btn.click(on.compare_one, inputs=w.request + [w.concurrency, w.with_local, *sessions],
+                        outputs=w.batch_outputs, concurrency_id="playground-batch", concurrency_limit=1)
+    w.batch_btn.click(on.batch, inputs=[w.run, w.base, w.lora, w.weight, w.seed, w.size, w.steps, w.cfg, w.concurrency,
+                                        w.with_local, *sessions],
+                      outputs=w.batch_outputs, concurrency_id="playground-batch", concurrency_limit=1)
+    w.stop_btn.click(COMPARISON.stop_handler())
+    w.open_btn.click(on.open_report, inputs=[w.run, w.reports],
+                     outputs=[w.table, w.slider, w.local_img, w.cloud_img, w.scores, w.pair_pick, w.report_state, w.report_link])
+    w.pair_pick.change(on.show_pair, inputs=[w.report_state, w.pair_pick], outputs=[w.slider, w.local_img, w.cloud_img, w.scores])
+    w.table.select(on.pick_row, outputs=w.pair_pick)
     shared_run = ctx.shared.get("run")
     if shared_run is not None:
-        shared_run.change(lambda value: gr.update(choices=ctx.workspace.list_runs(), value=value),
-                          inputs=shared_run, outputs=run)
+        follow(shared_run, on.follow_run, inputs=shared_run, outputs=w.run)

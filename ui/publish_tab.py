@@ -7,13 +7,17 @@ the result with the pinned download URL and the AIR, and the list of published v
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
-from ui.context import UIContext
+from ui import publish_overview
+from ui.context import UIContext, follow
 from ui.feedback import user_errors
-from ui.stopping import StopRegistry
+from ui.long_job import LongJob, long_job
 
-STOPS = StopRegistry()
+TAB_ID = "tab-publish"
+PUBLISH = LongJob("publish")
 PUBLIC_NOTE = ("ℹ️ Runware can only download from a **public** repo. Choose *Public* to register the LoRA on Runware; "
                "a *private* repo is uploaded to the Hub only.")
 PRIVATE_WARNING = ("⚠️ **Private repo: Runware cannot download it**, so Runware registration will be skipped. "
@@ -27,9 +31,76 @@ def _preview(text: str) -> str:
     return (f"```yaml\n{meta}\n```\n\n{body}" if meta else body) or "_(empty card)_"
 
 
-def build(ctx: UIContext) -> None:
-    from ui import publish_overview
+def _result_text(version) -> str:
+    """Markdown for a published version (a core.publishing.record.PublishedVersion)."""
+    text = (f"### Published\n\n- Repo: [{version.repo_id}]({version.repo_url or ''})\n"
+            f"- Commit: `{version.commit}`\n- Download URL (pinned to the commit): `{version.url}`\n")
+    status = version.runware_status
+    if status == "ready":
+        text += f"- Runware AIR: **`{version.air}`** (ready, architecture `{version.architecture}`)\n"
+    elif status == "blocked":
+        text += "- Runware: not registered. **Runware can only download from a PUBLIC repo.**\n"
+    elif status:
+        text += f"- Runware: {status}. {version.runware_message or ''}\n"
+    return text
 
+
+def _card_state_text(edited) -> str:
+    if edited is True:
+        return "Your edited draft (saved in the run folder)."
+    if edited is False:
+        return "Generated from the run; edit it and press Save draft to keep your text."
+    return f"⚠️ {edited}" if edited else ""
+
+
+def _on_visibility(vis):
+    return PRIVATE_WARNING if vis == "Private" else PUBLIC_NOTE
+
+
+@dataclass
+class Widgets:
+    account: gr.Markdown
+    check: gr.Button
+    run: gr.Dropdown
+    refresh: gr.Button
+    account_name: gr.State
+    card_edited: gr.State  # the card in the editor is the run's saved draft
+    card_owner: gr.State  # the run the card in the editor belongs to
+    card_base: gr.State  # the card as loaded or saved: anything else in the editor is unsaved typing
+    chosen: gr.Markdown
+    adapter: gr.Textbox
+    repo: gr.Textbox
+    visibility: gr.Radio
+    visibility_note: gr.Markdown
+    existing: gr.Checkbox
+    use_runware: gr.Checkbox
+    air: gr.Textbox
+    samples: gr.CheckboxGroup
+    gallery: gr.Gallery
+    card: gr.Textbox
+    save_card: gr.Button
+    reset_card: gr.Button
+    card_state: gr.Markdown
+    preview: gr.Markdown
+    publish_button: gr.Button
+    stop_button: gr.Button
+    progress: gr.Markdown
+    result: gr.Markdown
+    versions: gr.Dataframe
+
+    @property
+    def opening(self) -> list:
+        """The inputs of Handlers.load_run."""
+        return [self.run, self.adapter, self.account_name, self.card, self.card_edited, self.card_owner, self.card_base]
+
+    @property
+    def loaded(self) -> list:
+        """What opening a run fills in."""
+        return [self.chosen, self.repo, self.air, self.samples, self.gallery, self.card, self.preview, self.card_state,
+                self.versions, self.card_edited, self.card_owner, self.card_base]
+
+
+def layout(ctx: UIContext) -> Widgets:
     gr.Markdown("## Publish\n\nOne commit to the Hugging Face Hub (adapter, model card, samples, training settings), "
                 "then a Runware model waited until it is ready. Publishing the same thing again is safe.")
     with gr.Row():
@@ -41,9 +112,9 @@ def build(ctx: UIContext) -> None:
                           allow_custom_value=False, scale=2)
         refresh = gr.Button("↻ Refresh", size="sm", elem_id="publish-refresh", scale=0)
     account_name = gr.State("you")
-    card_edited = gr.State(False)  # the card in the editor is the run's saved draft
-    card_owner = gr.State(None)  # the run the card in the editor belongs to
-    card_base = gr.State("")  # the card as loaded or saved: anything else in the editor is unsaved typing
+    card_edited = gr.State(False)
+    card_owner = gr.State(None)
+    card_base = gr.State("")
     chosen = gr.Markdown("", elem_id="publish-chosen")
     with gr.Accordion("Advanced: publish another adapter file", open=False):
         adapter = gr.Textbox(label="Adapter file (.safetensors) instead of the chosen checkpoint",
@@ -80,7 +151,16 @@ def build(ctx: UIContext) -> None:
     gr.Markdown("### Published versions")
     versions = gr.Dataframe(headers=publish_overview.VERSION_HEADERS, value=[], interactive=False,
                             elem_id="publish-versions", wrap=True)
+    return Widgets(account, check, run, refresh, account_name, card_edited, card_owner, card_base, chosen, adapter, repo,
+                   visibility, visibility_note, existing, use_runware, air, samples, gallery, card, save_card, reset_card,
+                   card_state, preview, publish_button, stop_button, progress, result, versions)
 
+
+class Handlers:
+    def __init__(self, ctx: UIContext) -> None:
+        self.ctx = ctx
+
+    @staticmethod
     def request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text=None, into=False):
         from pathlib import Path
 
@@ -92,12 +172,12 @@ def build(ctx: UIContext) -> None:
                               runware=bool(runware_on), air=(air_text or "").strip() or None,
                               allow_existing=True if into else None)
 
-    def account_text(quiet: bool):
+    def account_text(self, quiet: bool):
         from core.publishing import hub
         from core.errors import AppError
 
         try:
-            found = hub.whoami(ctx.settings)
+            found = hub.whoami(self.ctx.settings)
         except AppError as error:
             if not quiet:
                 raise
@@ -105,175 +185,156 @@ def build(ctx: UIContext) -> None:
         rights = "can write" if found.can_write else "**read-only: publishing needs a write token**"
         return f"✅ Hugging Face account: **{found.name}** ({rights})", found.name
 
-    check_token = user_errors(lambda: account_text(quiet=False))
+    @user_errors
+    def check_token(self):
+        return self.account_text(quiet=False)
 
-    def generated_card(run_id, adapter_path, repo_name, picked, account_id="you"):
+    def account_quietly(self):
+        return self.account_text(quiet=True)
+
+    def generated_card(self, run_id, adapter_path, repo_name, picked, account_id="you"):
         from core.publishing.publish import draft_card
 
         try:
-            request = request_for(run_id, adapter_path, repo_name, "Public", False, "", picked)
-            return draft_card(ctx.settings, request, account=account_id or "you")
+            request = self.request_for(run_id, adapter_path, repo_name, "Public", False, "", picked)
+            return draft_card(self.ctx.settings, request, account=account_id or "you")
         except Exception as error:  # no checkpoint chosen yet: the card waits for one
             return "", str(error)
 
-    def card_state_text(edited) -> str:
-        if edited is True:
-            return "Your edited draft (saved in the run folder)."
-        if edited is False:
-            return "Generated from the run; edit it and press Save draft to keep your text."
-        return f"⚠️ {edited}" if edited else ""
-
-    def keep_unsaved(owner, text) -> None:
+    def keep_unsaved(self, owner, text) -> None:
         """Typing in the card and then switching run must not lose it: it becomes the old run's draft."""
         if owner:
             from core.publishing import model_card
             from core.runs.paths import run_paths
             from core.workspace import workspace_from
 
-            model_card.save_draft(run_paths(workspace_from(ctx.settings), owner), text, check=False)
+            model_card.save_draft(run_paths(workspace_from(self.ctx.settings), owner), text, check=False)
 
     @user_errors
-    def load_run(run_id, adapter_path, account_id, card_text, is_draft, owner, base):
+    def load_run(self, run_id, adapter_path, account_id, card_text, is_draft, owner, base):
         typed = bool((card_text or "").strip()) and card_text != base
         if typed and owner != run_id:
-            keep_unsaved(owner, card_text)
+            self.keep_unsaved(owner, card_text)
         if not run_id:
             return ("No runs yet: train one in the Train tab.", gr.update(), gr.update(), gr.update(choices=[], value=[]),
                     [], "", "", "", [], False, None, "")
-        found = publish_overview.overview(ctx.settings, run_id, adapter_path or None)
+        found = publish_overview.overview(self.ctx.settings, run_id, adapter_path or None)
         choices = [(p.name if p.parent.name in ("grid", "preview") else f"{p.parent.name}/{p.name}", str(p))
                    for p in found.samples]
         picked = [value for _, value in choices[:4]]
         card_parts = (gr.update(),) * 4 + (gr.update(),)  # the same run, being typed in: left as it is
         if not (typed and owner == run_id):
-            text, edited = generated_card(run_id, adapter_path, found.repo_name, picked, account_id)
-            card_parts = (text, _preview(text), card_state_text(edited), edited is True, text)
+            text, edited = self.generated_card(run_id, adapter_path, found.repo_name, picked, account_id)
+            card_parts = (text, _preview(text), _card_state_text(edited), edited is True, text)
         return (found.chosen_text(), found.repo_name, found.air, gr.update(choices=choices, value=picked),
                 [str(p) for p in found.samples], *card_parts[:3], found.version_rows(), card_parts[3], run_id,
                 card_parts[4])
 
-    def regenerate(run_id, adapter_path, repo_name, picked, account_id, is_draft, card_text, base):
+    def regenerate(self, run_id, adapter_path, repo_name, picked, account_id, is_draft, card_text, base):
         """A new repo name or sample choice rewrites the generated card; a draft or typed text is left alone."""
         if is_draft or card_text != base or not run_id:
             return gr.update(), gr.update(), gr.update(), gr.update()
-        text, state = generated_card(run_id, adapter_path, repo_name, picked, account_id)
-        return text, _preview(text), card_state_text(state), text
+        text, state = self.generated_card(run_id, adapter_path, repo_name, picked, account_id)
+        return text, _preview(text), _card_state_text(state), text
 
     @user_errors
-    def save(run_id, text):
+    def save(self, run_id, text):
         from core.publishing import model_card
         from core.runs.paths import run_paths
         from core.workspace import workspace_from
 
-        model_card.save_draft(run_paths(workspace_from(ctx.settings), run_id, must_exist=True), text)
+        model_card.save_draft(run_paths(workspace_from(self.ctx.settings), run_id, must_exist=True), text)
         return "✅ Draft saved in the run folder (the previous one is kept in model_card.history/).", True, text
 
     @user_errors
-    def reset(run_id, adapter_path, repo_name, picked, account_id):
-        from core.publishing.publish import PublishRequest
+    def reset(self, run_id, adapter_path, repo_name, picked, account_id):
         from core.publishing import model_card
         from core.publishing import publish as publishing
         from core.runs.paths import run_paths
         from core.workspace import workspace_from
 
-        paths = run_paths(workspace_from(ctx.settings), run_id, must_exist=True)
-        request = request_for(run_id, adapter_path, repo_name, "Public", False, "", picked)
+        paths = run_paths(workspace_from(self.ctx.settings), run_id, must_exist=True)
+        request = self.request_for(run_id, adapter_path, repo_name, "Public", False, "", picked)
         pick = publishing.chosen(paths, request)
         repo_id = publishing.full_repo_id(request.repo_id, account_id or "you", paths)
         text = model_card.render(publishing.card_info(paths, repo_id, pick, request.samples))
         return (text, _preview(text), "Generated card (not saved yet: Save draft keeps it, Publish uses it as shown).",
                 False, text)
 
-    @user_errors
-    def run_publish(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into):
+    def rows(self, run_id):
+        return publish_overview.overview(self.ctx.settings, run_id).version_rows() if run_id else []
+
+    @long_job(PUBLISH)
+    def run_publish(self, run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into, *, cancel):
         from core.progress import Cancelled
         from core.publishing.publish import publish
 
         if not run_id:
             raise gr.Error("Pick a run first.")
-        request = request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into)
+        request = self.request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into)
         lines, outcome = [], ""
-        with STOPS.job("publish") as cancel:
-            try:
-                for event in publish(ctx.settings, request, cancel):
-                    lines.append(f"{'✅' if event.result is not None else '•'} {event.message}")
-                    yield "\n\n".join(lines), gr.update(), gr.update()
-                    if event.result is not None:
-                        outcome = _result_text(event.result)
-            except Cancelled:
-                lines.append("⏹ Stopped. Nothing is lost: press Publish again to continue where it stopped.")
-            except Exception as error:
-                from core.errors import describe
-                from core.settings import redact
+        try:
+            for event in publish(self.ctx.settings, request, cancel):
+                lines.append(f"{'✅' if event.result is not None else '•'} {event.message}")
+                yield "\n\n".join(lines), gr.update(), gr.update()
+                if event.result is not None:
+                    outcome = _result_text(event.result)
+        except Cancelled:
+            lines.append("⏹ Stopped. Nothing is lost: press Publish again to continue where it stopped.")
+        except Exception as error:
+            from core.errors import describe
+            from core.settings import redact
 
-                lines.append(f"❌ {redact(describe(error))}")
-                yield "\n\n".join(lines), gr.update(), _rows(run_id)
-                raise
-        yield "\n\n".join(lines), outcome, _rows(run_id)
+            lines.append(f"❌ {redact(describe(error))}")
+            yield "\n\n".join(lines), gr.update(), self.rows(run_id)
+            raise
+        yield "\n\n".join(lines), outcome, self.rows(run_id)
 
-    def _rows(run_id):
-        return publish_overview.overview(ctx.settings, run_id).version_rows() if run_id else []
-
-    def _result_text(version) -> str:
-        text = (f"### Published\n\n- Repo: [{version.repo_id}]({(version.repo_url or '')})\n"
-                f"- Commit: `{version.commit}`\n- Download URL (pinned to the commit): `{version.url}`\n")
-        status = version.runware_status
-        if status == "ready":
-            text += f"- Runware AIR: **`{version.air}`** (ready, architecture `{version.architecture}`)\n"
-        elif status == "blocked":
-            text += "- Runware: not registered. **Runware can only download from a PUBLIC repo.**\n"
-        elif status:
-            text += f"- Runware: {status}. {version.runware_message or ''}\n"
-        return text
-
-    def on_visibility(vis):
-        return PRIVATE_WARNING if vis == "Private" else PUBLIC_NOTE
-
-    def fresh_runs(current):
-        names = publish_overview.runs(ctx.settings)
+    def fresh_runs(self, current):
+        names = publish_overview.runs(self.ctx.settings)
         return gr.update(choices=names, value=current if current in names else (names[0] if names else None))
 
-    inputs = [run, adapter, account_name, card, card_edited, card_owner, card_base]
-    loaded = [chosen, repo, air, samples, gallery, card, preview, card_state, versions, card_edited, card_owner, card_base]
-    check.click(check_token, outputs=[account, account_name], api_name="publish_whoami")
-    for trigger in (repo.blur, repo.submit, samples.input):
-        trigger(regenerate, inputs=[run, adapter, repo, samples, account_name, card_edited, card, card_base],
-                outputs=[card, preview, card_state, card_base])
-    run.change(load_run, inputs=inputs, outputs=loaded)
-    adapter.submit(load_run, inputs=inputs, outputs=loaded)
-    refresh.click(fresh_runs, inputs=run, outputs=run).then(
-        load_run, inputs=inputs, outputs=loaded)
-    visibility.change(on_visibility, inputs=visibility, outputs=visibility_note)
-    card.change(_preview, inputs=card, outputs=preview)
-    save_card.click(save, inputs=[run, card], outputs=[card_state, card_edited, card_base])
-    reset_card.click(reset, inputs=[run, adapter, repo, samples, account_name],
-                     outputs=[card, preview, card_state, card_edited, card_base])
-    publish_button.click(run_publish, inputs=[run, adapter, repo, visibility, use_runware, air, samples, card, existing],
-                         outputs=[progress, result, versions], api_name="publish", concurrency_limit=1)
-    stop_button.click(lambda: STOPS.stop("publish") and None, api_name="publish_stop")
-
-    def on_tab(run_id, adapter_path, evt: gr.SelectData):
+    def on_tab(self, run_id, adapter_path):
         """Coming back to Publish (after choosing a checkpoint): refresh what is chosen; the card is left alone."""
-        if evt.value != "Publish" or not run_id:
+        if not run_id:
             return gr.update(), gr.update()
-        found = publish_overview.overview(ctx.settings, run_id, adapter_path or None)
+        found = publish_overview.overview(self.ctx.settings, run_id, adapter_path or None)
         return found.chosen_text(), found.version_rows()
 
-    if ctx.tabs is not None:
-        ctx.tabs.select(on_tab, inputs=[run, adapter], outputs=[chosen, versions])
-
-    def on_chosen(run_id, adapter_path):
+    def on_chosen(self, run_id, adapter_path):
         """A checkpoint was chosen in the Checkpoints tab: show it here at once."""
         if not run_id:
             return gr.update()
-        return publish_overview.overview(ctx.settings, run_id, adapter_path or None).chosen_text()
+        return publish_overview.overview(self.ctx.settings, run_id, adapter_path or None).chosen_text()
 
+    def follow_run(self, value):
+        return gr.update(choices=publish_overview.runs(self.ctx.settings), value=value) if value else gr.update()
+
+
+def wire(ctx: UIContext, w: Widgets) -> None:
+    on = Handlers(ctx)
+    w.check.click(on.check_token, outputs=[w.account, w.account_name], api_name="publish_whoami")
+    for trigger in (w.repo.blur, w.repo.submit, w.samples.input):
+        trigger(on.regenerate, inputs=[w.run, w.adapter, w.repo, w.samples, w.account_name, w.card_edited, w.card, w.card_base],
+                outputs=[w.card, w.preview, w.card_state, w.card_base])
+    w.run.change(on.load_run, inputs=w.opening, outputs=w.loaded)
+    w.adapter.submit(on.load_run, inputs=w.opening, outputs=w.loaded)
+    w.refresh.click(on.fresh_runs, inputs=w.run, outputs=w.run).then(on.load_run, inputs=w.opening, outputs=w.loaded)
+    w.visibility.change(_on_visibility, inputs=w.visibility, outputs=w.visibility_note)
+    w.card.change(_preview, inputs=w.card, outputs=w.preview)
+    w.save_card.click(on.save, inputs=[w.run, w.card], outputs=[w.card_state, w.card_edited, w.card_base])
+    w.reset_card.click(on.reset, inputs=[w.run, w.adapter, w.repo, w.samples, w.account_name],
+                       outputs=[w.card, w.preview, w.card_state, w.card_edited, w.card_base])
+    w.publish_button.click(on.run_publish, inputs=[w.run, w.adapter, w.repo, w.visibility, w.use_runware, w.air, w.samples,
+                                                   w.card, w.existing],
+                           outputs=[w.progress, w.result, w.versions], api_name="publish", concurrency_limit=1)
+    w.stop_button.click(PUBLISH.stop_handler(), api_name="publish_stop")
+    ctx.tab_items[TAB_ID].select(on.on_tab, inputs=[w.run, w.adapter], outputs=[w.chosen, w.versions])
     if ctx.shared.get("chosen") is not None:
-        ctx.shared["chosen"].change(on_chosen, inputs=[run, adapter], outputs=chosen)
+        follow(ctx.shared["chosen"], on.on_chosen, inputs=[w.run, w.adapter], outputs=w.chosen)
     if ctx.blocks is not None:
-        ctx.blocks.load(fresh_runs, inputs=run, outputs=run).then(
-            lambda: account_text(quiet=True), outputs=[account, account_name]).then(load_run, inputs=inputs, outputs=loaded)
+        ctx.blocks.load(on.fresh_runs, inputs=w.run, outputs=w.run).then(
+            on.account_quietly, outputs=[w.account, w.account_name]).then(on.load_run, inputs=w.opening, outputs=w.loaded)
     shared_run = ctx.shared.get("run")
-    if shared_run is not None and shared_run is not run:
-        shared_run.change(lambda value: gr.update(choices=publish_overview.runs(ctx.settings), value=value)
-                          if value else gr.update(), inputs=shared_run, outputs=run)
+    if shared_run is not None and shared_run is not w.run:
+        follow(shared_run, on.follow_run, inputs=shared_run, outputs=w.run)

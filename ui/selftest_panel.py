@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from ui.context import UIContext
-from ui.feedback import user_errors
-from ui.stopping import StopRegistry
+from ui.long_job import LongJob, long_job
 
-STOPS = StopRegistry()
+SELFTEST = LongJob("selftest")
 HEADERS = ["Stage", "Result", "Seconds", "What was checked"]
 
 
-def build(ctx: UIContext) -> None:
+@dataclass
+class Widgets:
+    start: gr.Button
+    stop: gr.Button
+    status: gr.Markdown
+    table: gr.Dataframe
+
+
+def layout(ctx: UIContext) -> Widgets:
     with gr.Accordion("Self-test: check this install offline (a few minutes)", open=False, elem_id="selftest-panel"):
         gr.Markdown(
             "Runs the whole pipeline on a tiny random model in a throwaway workspace: your datasets, runs and "
@@ -23,25 +32,33 @@ def build(ctx: UIContext) -> None:
             stop = gr.Button("Stop", elem_id="selftest-stop")
         status = gr.Markdown(elem_id="selftest-status")
         table = gr.Dataframe(headers=HEADERS, interactive=False, wrap=True, elem_id="selftest-table")
+    return Widgets(start, stop, status, table)
 
-    @user_errors
-    def run_selftest():
+
+class Handlers:
+    def __init__(self, ctx: UIContext) -> None:
+        self.ctx = ctx
+
+    @long_job(SELFTEST)
+    def run_selftest(self, *, cancel):
         from core.selftest import runner as selftest
 
         rows: list[list] = []
-        with STOPS.job("selftest") as cancel:
-            for event in selftest.run(ctx.settings, cancel=cancel):
-                state = event.payload.get("state")
-                if state == "running":
-                    yield f"⏳ {event.message} ({event.step + 1}/{event.total})", rows
-                elif state:
-                    result = event.result
-                    rows = rows + [[result.title, state, round(result.seconds, 1), result.detail]]
-                    yield f"{event.step}/{event.total} stages done", rows
-                elif event.result is not None:
-                    mark = "✅" if event.result.ok else "❌"
-                    yield f"{mark} {event.message}", rows
+        for event in selftest.run(self.ctx.settings, cancel=cancel):
+            state = event.payload.get("state")
+            if state == "running":
+                yield f"⏳ {event.message} ({event.step + 1}/{event.total})", rows
+            elif state:
+                result = event.result
+                rows = rows + [[result.title, state, round(result.seconds, 1), result.detail]]
+                yield f"{event.step}/{event.total} stages done", rows
+            elif event.result is not None:
+                mark = "✅" if event.result.ok else "❌"
+                yield f"{mark} {event.message}", rows
 
-    start.click(run_selftest, outputs=[status, table], api_name="selftest", concurrency_limit=1)
-    stop.click(lambda: STOPS.stop("selftest") and "Stopping after the current stage…" or "Nothing is running.",
-               outputs=status, api_name="selftest_stop")
+
+def wire(ctx: UIContext, w: Widgets) -> None:
+    on = Handlers(ctx)
+    w.start.click(on.run_selftest, outputs=[w.status, w.table], api_name="selftest", concurrency_limit=1)
+    w.stop.click(SELFTEST.stop_handler("Stopping after the current stage…", "Nothing is running."),
+                 outputs=w.status, api_name="selftest_stop")

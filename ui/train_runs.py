@@ -6,6 +6,7 @@ Everything here renders what core.training.runner / core.runs.events return; not
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -15,7 +16,7 @@ from core.runs import state as run_state
 from core.training import runner as training
 from core.runs.paths import run_paths
 from core.training.estimates import format_duration
-from ui.context import UIContext
+from ui.context import UIContext, follow
 from ui.feedback import user_errors
 
 RUN_COLUMNS = ["run", "status", "dataset", "model", "steps", "final loss"]
@@ -94,8 +95,20 @@ def render(ctx: UIContext, run_id: str | None):
     return progress_html(run), loss_frame(run_id if run else None, ctx), preview_items(run), log, checkpoints
 
 
-def build_history(ctx: UIContext, run_dropdown: gr.Dropdown) -> dict:
-    """The run history: table, refresh, config diff of two runs. Returns components the tab wires."""
+@dataclass
+class History:
+    """The run history: table, refresh, re-run, config diff of two runs, the selected run's train.json."""
+    table: gr.Dataframe
+    refresh: gr.Button
+    rerun: gr.Button
+    left: gr.Dropdown
+    right: gr.Dropdown
+    compare: gr.Button
+    diff: gr.Dataframe
+    config_view: gr.Code
+
+
+def history_layout(ctx: UIContext) -> History:
     with gr.Accordion("Run history", open=False, elem_id="train-history"):
         table = gr.Dataframe(headers=RUN_COLUMNS, value=lambda: runs_table(ctx), interactive=False, elem_id="train-runs-table")
         with gr.Row():
@@ -107,34 +120,42 @@ def build_history(ctx: UIContext, run_dropdown: gr.Dropdown) -> dict:
             compare = gr.Button("Show differences", size="sm")
         diff = gr.Dataframe(headers=["setting", "first run", "second run"], interactive=False, elem_id="train-diff")
         config_view = gr.Code(label="Selected run's train.json (exact, as trained)", language="json", interactive=False)
+    return History(table, refresh, rerun, left, right, compare, diff, config_view)
 
-    def refresh_all(current):
-        choices = run_choices(ctx)
-        ids = [value for _, value in choices]
-        return (runs_table(ctx), gr.update(choices=choices, value=current if current in ids else (ids[0] if ids else None)),
-                gr.update(choices=ids), gr.update(choices=ids))
 
-    refresh.click(user_errors(refresh_all), inputs=run_dropdown, outputs=[table, run_dropdown, left, right])
+class HistoryHandlers:
+    def __init__(self, ctx: UIContext) -> None:
+        self.ctx = ctx
 
     @user_errors
-    def show_diff(a, b):
+    def refresh_all(self, current):
+        choices = run_choices(self.ctx)
+        ids = [value for _, value in choices]
+        return (runs_table(self.ctx), gr.update(choices=choices, value=current if current in ids else (ids[0] if ids else None)),
+                gr.update(choices=ids), gr.update(choices=ids))
+
+    @user_errors
+    def show_diff(self, a, b):
         if not a or not b:
             raise training.TrainingError("Pick two runs to compare.", "Choose them in the two lists above.")
-        rows = run_diff.diff_runs(ctx.workspace, a, b)
+        rows = run_diff.diff_runs(self.ctx.workspace, a, b)
         return [[r.key, str(r.a), str(r.b)] for r in rows] or [["(no differences)", "", ""]]
 
-    compare.click(show_diff, inputs=[left, right], outputs=diff)
-
-    def show_config(run_id):
+    @user_errors
+    def show_config(self, run_id):
         if not run_id:
             return ""
         import json
 
-        config = training.train_json_of(ctx.workspace, run_id)
+        config = training.train_json_of(self.ctx.workspace, run_id)
         return json.dumps(config, indent=2, ensure_ascii=False) if config else ""
 
-    run_dropdown.change(user_errors(show_config), inputs=run_dropdown, outputs=config_view)
-    return {"table": table, "refresh": refresh_all, "rerun": rerun, "left": left, "right": right}
+
+def wire_history(ctx: UIContext, h: History, run_dropdown: gr.Dropdown) -> None:
+    on = HistoryHandlers(ctx)
+    h.refresh.click(on.refresh_all, inputs=run_dropdown, outputs=[h.table, run_dropdown, h.left, h.right])
+    h.compare.click(on.show_diff, inputs=[h.left, h.right], outputs=h.diff)
+    follow(run_dropdown, on.show_config, inputs=run_dropdown, outputs=h.config_view)
 
 
 def interrupted_notice(ctx: UIContext) -> str:

@@ -6,6 +6,8 @@ offers one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from core.training import aitoolkit as aitoolkit_import
@@ -14,7 +16,7 @@ from core.training import config as train_config
 from core.training import runner as training
 from core.models.lora_targets import LAYER_CHOICES
 from ui import train_runs
-from ui.context import UIContext
+from ui.context import UIContext, follow
 from ui.feedback import user_errors
 
 FIELDS = ("dataset", "trigger", "model", "epochs", "batch_size", "learning_rate", "rank", "layers", "max_resolution",
@@ -43,7 +45,51 @@ def values_from_form(form: train_config.TrainPlan) -> list:
     return [data[key] for key in FIELDS]
 
 
-def build(ctx: UIContext) -> None:
+@dataclass
+class Widgets:
+    memory_gb: float
+    notice: gr.Markdown
+    memory: gr.Dropdown
+    goal: gr.Dropdown
+    apply_presets: gr.Button
+    preset_note: gr.Markdown
+    fields: list  # the form, in the order of FIELDS
+    raw: gr.Code
+    raw_note: gr.Markdown
+    yaml_file: gr.File
+    import_report: gr.Markdown
+    preset_name: gr.Textbox
+    save_preset: gr.Button
+    check: gr.Button
+    check_out: gr.Markdown
+    start: gr.Button
+    enqueue: gr.Button
+    stop: gr.Button
+    run: gr.Dropdown
+    resume_step: gr.Dropdown
+    resume: gr.Button
+    progress: gr.HTML
+    plot: gr.LinePlot
+    previews: gr.Gallery
+    log: gr.Textbox
+    history: train_runs.History
+    timer: gr.Timer
+
+    @property
+    def dataset(self) -> gr.Dropdown:
+        return self.fields[FIELDS.index("dataset")]
+
+    @property
+    def trigger(self) -> gr.Textbox:
+        return self.fields[FIELDS.index("trigger")]
+
+    @property
+    def live(self) -> list:
+        """What the live view of a run fills in."""
+        return [self.progress, self.plot, self.previews, self.log, self.resume_step]
+
+
+def layout(ctx: UIContext) -> Widgets:
     workspace = ctx.workspace
     memory_gb = train_config.machine_memory_gb()
     machine_preset = train_config.memory_preset_for(memory_gb)
@@ -111,149 +157,174 @@ def build(ctx: UIContext) -> None:
         plot = gr.LinePlot(x="step", y="loss", color="series", title="Loss", height=260, elem_id="train-loss-plot")
         previews = gr.Gallery(label="Previews (newest first)", columns=3, height=260, elem_id="train-previews")
     log = gr.Textbox(label="Worker log (tail)", lines=6, max_lines=12, elem_id="train-log")
-    history = train_runs.build_history(ctx, run)
+    history = train_runs.history_layout(ctx)
     timer = gr.Timer(1.5)
+    return Widgets(memory_gb, notice, memory, goal, apply_presets, preset_note, fields, raw, raw_note, yaml_file,
+                   import_report, preset_name, save_preset, check, check_out, start, enqueue, stop, run, resume_step,
+                   resume, progress, plot, previews, log, history, timer)
+
+
+class Handlers:
+    def __init__(self, ctx: UIContext, memory_gb: float) -> None:
+        self.ctx = ctx
+        self.workspace = ctx.workspace
+        self.memory_gb = memory_gb
 
     # --- form <-> raw JSON -----------------------------------------------------------------
-    def config_text(config_json: str, *values) -> str:
+    @user_errors
+    def config_text(self, config_json: str, *values) -> str:
         try:
             config = train_config.parse_json(config_json) if config_json and config_json.strip() else train_config.default_config()
         except train_config.ConfigError:
             config = train_config.default_config()
-        return train_config.to_json(form_from_values(values, config).config(workspace, ctx.settings.cache_dir))
+        return train_config.to_json(form_from_values(values, config).config(self.workspace, self.ctx.settings.cache_dir))
 
-    for component in fields:
-        component.input(user_errors(config_text), inputs=[raw, *fields], outputs=raw)
-
-    def raw_to_form(config_json: str, *values):
+    @user_errors
+    def raw_to_form(self, config_json: str, *values):
         old = form_from_values(values)
         try:
             config = train_config.parse_json(config_json)
         except train_config.ConfigError as error:
-            return [gr.update()] * len(fields) + [f"⚠️ {error}"]
+            return [gr.update()] * len(FIELDS) + [f"⚠️ {error}"]
         form = train_config.TrainPlan.from_config(config, old.dataset, old.trigger, old.preview_prompts)
         return values_from_form(form) + ["Form updated from the JSON."]
 
-    raw.input(user_errors(raw_to_form), inputs=[raw, *fields], outputs=[*fields, raw_note])
-
     @user_errors
-    def apply(memory_name, goal_name, *values):
+    def apply(self, memory_name, goal_name, *values):
+        workspace = self.workspace
         form = form_from_values(values)
-        form = train_config.compose(workspace, form.dataset, form.trigger, [memory_name, goal_name], memory_gb=memory_gb)
+        form = train_config.compose(workspace, form.dataset, form.trigger, [memory_name, goal_name], memory_gb=self.memory_gb)
         form.preview_prompts = form_from_values(values).preview_prompts
         chosen = [train_config.get_preset(n, workspace) for n in (memory_name, goal_name)]
         note = " · ".join(f"**{p.label}**: {p.description}" for p in chosen)
-        config = form.config(workspace, ctx.settings.cache_dir)
+        config = form.config(workspace, self.ctx.settings.cache_dir)
         return values_from_form(form) + [train_config.to_json(config), note]
 
-    apply_presets.click(apply, inputs=[memory, goal, *fields], outputs=[*fields, raw, preset_note])
-
     @user_errors
-    def import_yaml(file, config_json, *values):
+    def import_yaml(self, file, config_json, *values):
+        workspace = self.workspace
         if not file:
-            return [gr.update()] * (len(fields) + 2)
+            return [gr.update()] * (len(FIELDS) + 2)
         form = form_from_values(values, train_config.parse_json(config_json))
         images = len(train_config.dataset_images(workspace.dataset_images_dir(form.dataset))) if form.dataset else None
         imported = aitoolkit_import.import_file(file, form, images)
-        config = imported.plan.config(workspace, ctx.settings.cache_dir)
+        config = imported.plan.config(workspace, self.ctx.settings.cache_dir)
         return values_from_form(imported.plan) + [train_config.to_json(config), imported.report_markdown()]
 
-    yaml_file.upload(import_yaml, inputs=[yaml_file, raw, *fields], outputs=[*fields, raw, import_report])
-
     @user_errors
-    def save_named(name, config_json, *values):
+    def save_named(self, name, config_json, *values):
+        workspace = self.workspace
         preset = train_config.save_preset(workspace, name, form_from_values(values, train_config.parse_json(config_json)))
         choices = [(p.label, p.name) for p in train_config.list_presets(workspace) if p.kind != "memory"]
         gr.Info(f"Saved preset '{preset.name}'.")
         return gr.update(choices=choices, value=preset.name)
 
-    save_preset.click(save_named, inputs=[preset_name, raw, *fields], outputs=goal)
-
     # --- check, start, stop, resume --------------------------------------------------------
-    def current(config_json, values):
+    def current(self, config_json, values) -> train_config.TrainPlan:
         return form_from_values(values, train_config.parse_json(config_json))
 
     @user_errors
-    def run_check(config_json, *values):
-        form = current(config_json, values)
+    def run_check(self, config_json, *values):
+        form = self.current(config_json, values)
         if form.model == "selftest":
             from core.models import selftest_model
 
-            selftest_model.ensure(ctx.settings.cache_dir)
-        history_speeds = training.measured_seconds_per_step(workspace, form.model, form.max_resolution)
-        result = train_checks.validate(form, workspace, cache_dir=ctx.settings.cache_dir, memory_gb=memory_gb, history=history_speeds)
+            selftest_model.ensure(self.ctx.settings.cache_dir)
+        history_speeds = training.measured_seconds_per_step(self.workspace, form.model, form.max_resolution)
+        result = train_checks.validate(form, self.workspace, cache_dir=self.ctx.settings.cache_dir, memory_gb=self.memory_gb,
+                                       history=history_speeds)
         lines = [("✅ " if result.ok else "❌ ") + result.summary()]
         lines += [f"- ❌ {e}" for e in result.errors] + [f"- ⚠️ {w}" for w in result.warnings]
         return "\n".join(lines)
 
-    check.click(run_check, inputs=[raw, *fields], outputs=check_out)
-
-    def starter(queue: bool):
+    def starter(self, queue: bool):
         @user_errors
         def go(config_json, *values):
-            started = training.start(workspace, ctx.settings, current(config_json, values), queue=queue)
+            started = training.start(self.workspace, self.ctx.settings, self.current(config_json, values), queue=queue)
             gr.Info(f"{'Queued' if queue else 'Started'} {started.run_id}.")
-            return gr.update(choices=train_runs.run_choices(ctx), value=started.run_id), f"Started run {started.run_id}."
+            return gr.update(choices=train_runs.run_choices(self.ctx), value=started.run_id), f"Started run {started.run_id}."
 
         return go
 
-    start.click(starter(False), inputs=[raw, *fields], outputs=[run, check_out], concurrency_limit=1, concurrency_id="train-start")
-    enqueue.click(starter(True), inputs=[raw, *fields], outputs=[run, check_out], concurrency_limit=1, concurrency_id="train-start")
-
     @user_errors
-    def press_stop(run_id):
+    def press_stop(self, run_id):
         if not run_id:
             raise training.TrainingError("No run is selected.", "Pick the run to stop in the Run list.")
-        before = training.status(workspace, run_id).status
-        after = training.stop(workspace, run_id)
+        before = training.status(self.workspace, run_id).status
+        after = training.stop(self.workspace, run_id)
         if before == "stopping":
             gr.Warning("Stopped at once (second press); the last periodic checkpoint is kept.")
         else:
             gr.Info("Stopping at the next step; a checkpoint is saved first.")
         return train_runs.progress_html(after)
 
-    stop.click(press_stop, inputs=run, outputs=progress)
-
     @user_errors
-    def press_resume(run_id, step):
+    def press_resume(self, run_id, step):
         if not run_id:
             raise training.TrainingError("No run is selected.", "Pick the run to resume in the Run list.")
-        busy = bool(training.active_runs(workspace))
-        resumed = training.resume(workspace, run_id, step=int(step) if step and step != "latest" else None, queue=busy)
+        busy = bool(training.active_runs(self.workspace))
+        resumed = training.resume(self.workspace, run_id, step=int(step) if step and step != "latest" else None, queue=busy)
         gr.Info(f"Resuming {run_id}" + (" after the running training." if busy else "."))
-        return gr.update(choices=train_runs.run_choices(ctx), value=resumed.run_id)
-
-    resume.click(press_resume, inputs=[run, resume_step], outputs=run)
+        return gr.update(choices=train_runs.run_choices(self.ctx), value=resumed.run_id)
 
     @user_errors
-    def rerun(run_id):
+    def rerun(self, run_id):
         if not run_id:
             raise training.TrainingError("No run is selected.", "Pick a run in the Run list.")
-        form = training.load_run_config(workspace, run_id)
+        form = training.load_run_config(self.workspace, run_id)
         gr.Info(f"Loaded {run_id}'s settings; change what you want and press Start.")
         return values_from_form(form) + [train_config.to_json(form.raw)]
 
-    history["rerun"].click(rerun, inputs=run, outputs=[*fields, raw])
-
     # --- live view -------------------------------------------------------------------------
-    outputs = [progress, plot, previews, log, resume_step]
-    timer.tick(lambda run_id: train_runs.render(ctx, run_id), inputs=run, outputs=outputs, show_progress="hidden")
-    run.change(lambda run_id: (*train_runs.render(ctx, run_id)[:4], gr.update(value="latest")), inputs=run, outputs=outputs,
-               show_progress="hidden")
-    ctx.blocks.load(lambda: train_runs.interrupted_notice(ctx), outputs=notice)
-    ctx.blocks.load(lambda: gr.update(choices=workspace.list_datasets()), outputs=dataset)
-    shared_dataset = ctx.shared.get("dataset")
-    if shared_dataset is not None:
-        shared_dataset.change(lambda name: gr.update(choices=workspace.list_datasets(), value=name), inputs=shared_dataset, outputs=dataset)
+    def tick(self, run_id):
+        return train_runs.render(self.ctx, run_id)
 
-    def dataset_trigger(name, current):
+    def pick_run(self, run_id):
+        return (*train_runs.render(self.ctx, run_id)[:4], gr.update(value="latest"))
+
+    def interrupted(self):
+        return train_runs.interrupted_notice(self.ctx)
+
+    def datasets(self):
+        return gr.update(choices=self.workspace.list_datasets())
+
+    def follow_dataset(self, name):
+        return gr.update(choices=self.workspace.list_datasets(), value=name)
+
+    def dataset_trigger(self, name, current):
         if current or not name:
             return gr.update()
         from core.dataset import datasets
 
         try:
-            return datasets.open_dataset(workspace, name).trigger or gr.update()
+            return datasets.open_dataset(self.workspace, name).trigger or gr.update()
         except Exception:  # a dataset folder made by hand has no settings: leave the field as it is
             return gr.update()
 
-    dataset.change(dataset_trigger, inputs=[dataset, trigger], outputs=trigger)
+
+def wire(ctx: UIContext, w: Widgets) -> None:
+    on = Handlers(ctx, w.memory_gb)
+    fields = w.fields
+    for component in fields:
+        component.input(on.config_text, inputs=[w.raw, *fields], outputs=w.raw)
+    w.raw.input(on.raw_to_form, inputs=[w.raw, *fields], outputs=[*fields, w.raw_note])
+    w.apply_presets.click(on.apply, inputs=[w.memory, w.goal, *fields], outputs=[*fields, w.raw, w.preset_note])
+    w.yaml_file.upload(on.import_yaml, inputs=[w.yaml_file, w.raw, *fields], outputs=[*fields, w.raw, w.import_report])
+    w.save_preset.click(on.save_named, inputs=[w.preset_name, w.raw, *fields], outputs=w.goal)
+
+    w.check.click(on.run_check, inputs=[w.raw, *fields], outputs=w.check_out)
+    w.start.click(on.starter(False), inputs=[w.raw, *fields], outputs=[w.run, w.check_out], concurrency_limit=1, concurrency_id="train-start")
+    w.enqueue.click(on.starter(True), inputs=[w.raw, *fields], outputs=[w.run, w.check_out], concurrency_limit=1, concurrency_id="train-start")
+    w.stop.click(on.press_stop, inputs=w.run, outputs=w.progress)
+    w.resume.click(on.press_resume, inputs=[w.run, w.resume_step], outputs=w.run)
+    train_runs.wire_history(ctx, w.history, w.run)
+    w.history.rerun.click(on.rerun, inputs=w.run, outputs=[*fields, w.raw])
+
+    w.timer.tick(on.tick, inputs=w.run, outputs=w.live, show_progress="hidden")
+    follow(w.run, on.pick_run, inputs=w.run, outputs=w.live, show_progress="hidden")
+    ctx.blocks.load(on.interrupted, outputs=w.notice)
+    ctx.blocks.load(on.datasets, outputs=w.dataset)
+    shared_dataset = ctx.shared.get("dataset")
+    if shared_dataset is not None:
+        follow(shared_dataset, on.follow_dataset, inputs=shared_dataset, outputs=w.dataset)
+    w.dataset.change(on.dataset_trigger, inputs=[w.dataset, w.trigger], outputs=w.trigger)

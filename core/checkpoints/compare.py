@@ -73,6 +73,10 @@ class Grid:
     def to_dict(self) -> dict:
         return {"spec": asdict(self.spec), "rows": self.rows, "cells": [c.to_dict() for c in self.cells]}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Grid":
+        return cls(spec=GridSpec(**data["spec"]), rows=list(data["rows"]), cells=[Cell(**c) for c in data["cells"]])
+
 
 def cell_key(adapter_sha: str | None, model: str, prompt: str, seed: int, width: int, height: int, steps: int,
              guidance: float, strength: float | None) -> str:
@@ -159,4 +163,4 @@ def last_grid(paths: RunPaths) -> Grid | None:
     data = storage.read_json(paths.compare_dir / "grid.json", default=None)
     if not isinstance(data, dict):
         return None
-    return Grid(spec=GridSpec(**data["spec"]), rows=list(data["rows"]), cells=[Cell(**c) for c in data["cells"]])
+    return Grid.from_dict(data)

@@ -1,5 +1,7 @@
 """A real Chromium: import pictures by upload, check the dataset, remove an image; edit captions by keyboard."""
 
+import time
+
 import pytest
 from playwright.sync_api import expect
 
@@ -134,3 +136,62 @@ def test_caption_editing_by_keyboard_reaches_the_disk_and_undo_works(app_url, ap
     assert captions.read(dataset, "img2") == "mira, red dress, sitting, smiling"
     assert captions.read(dataset, "img1") == "미라 웃는 얼굴, standing"
     screenshot(page, "caption-tab")
+
+
+# Fill the name and press Create from inside the page, on the first animation frame where both exist: before the
+# page-load events (the picker's own refresh among them) have answered.
+CREATE_AT_ONCE = """name => new Promise(resolve => {
+  const go = () => {
+    const box = document.querySelector('#dataset-new-name input, #dataset-new-name textarea');
+    const button = document.querySelector('#dataset-create');
+    if (!box || !button) { requestAnimationFrame(go); return; }
+    box.value = name;
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+    button.click();
+    resolve();
+  };
+  go();
+})"""
+
+# Count every change under #dataset-status: each run of the picker's listeners redraws it (pending, then done).
+WATCH_STATUS = """() => {
+  window.statusChanges = 0;
+  new MutationObserver(records => { window.statusChanges += records.length; })
+    .observe(document.querySelector('#dataset-status'), {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+
+
+@pytest.fixture()
+def fresh_app(tmp_path, cache_dir):
+    """The app on an empty workspace: its page is built with no dataset in the picker."""
+    from core.settings import load_settings
+    from tests.support.app_server import running_app
+    from tests.support.env import free_port
+
+    root = tmp_path / "fresh-workspace"
+    root.mkdir()
+    settings = load_settings(env_file=None, environ={"WORKSPACE_DIR": str(root), "APP_CACHE_DIR": str(cache_dir),
+                                                     "APP_PORT": str(free_port())})
+    with running_app(settings) as url:
+        yield url, Workspace(root)
+
+
+def test_create_pressed_before_the_page_finished_loading_settles_on_the_new_dataset(fresh_app, page):
+    url, workspace = fresh_app
+    for name in ("alpha", "zeta"):  # made after the app started (e.g. by the CLI): the page-load refresh lists them
+        datasets.create(workspace, name)
+    page.goto(url, wait_until="commit")
+    page.evaluate(CREATE_AT_ONCE, "early-mira")
+    page.locator("#dataset-status").get_by_text("early-mira", exact=True).wait_for(timeout=60_000)
+    page.evaluate(WATCH_STATUS)
+    # Settled: a quiet spell of 8 s within two minutes. The endless loop redrew the status every second or so.
+    quiet_since, last_count, deadline = time.monotonic(), 0, time.monotonic() + 120
+    while time.monotonic() - quiet_since < 8:
+        assert time.monotonic() < deadline, f"the dataset picker never settled: {last_count} redraws of its status"
+        page.wait_for_timeout(500)
+        count = page.evaluate("window.statusChanges")
+        if count != last_count:
+            quiet_since, last_count = time.monotonic(), count
+    assert page.locator("#dataset-picker input").input_value() == "early-mira"  # the page-load refresh did not undo it
+    assert "early-mira" in page.locator("#dataset-status").inner_text()
+    assert datasets.list_names(workspace) == ["alpha", "early-mira", "zeta"]
