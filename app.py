@@ -14,6 +14,8 @@ import sys
 import core  # noqa: F401  (sets the no-telemetry environment before gradio is imported)
 from core.errors import AppError, PlatformError, SettingsError
 from core.settings import Settings, check_python, load_settings, redact
+from core.log import setup_logging
+from core.workspace import Workspace
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,8 +58,6 @@ def check_port(host: str, port: int) -> None:
 
 def launch(settings: Settings, block: bool = True):
     """Build the UI and serve it; with `block=False` return the running Blocks at once (tests)."""
-    from core.log import setup_logging
-    from core.workspace import Workspace
     from ui.context import UIContext
     from ui.shell import HEAD_PATHS, build_app
 

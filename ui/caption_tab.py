@@ -10,13 +10,12 @@ from dataclasses import asdict, dataclass
 
 import gradio as gr
 
-from core.captions import captioner
-from core.captions import store as captions
+from core.captions import captioner, store as captions
 from core.captions.autosave import Autosave, autosave
 from core.dataset import datasets
-from ui.context import UIContext, follow
+from ui.context import follow, UIContext
 from ui.feedback import user_errors
-from ui.long_job import LongJob, long_job
+from ui.long_job import long_job, LongJob
 from ui.shell import HEAD_PATHS, selected_tab
 
 TAB_ID = "tab-captions"

@@ -10,9 +10,16 @@ from pathlib import Path
 import gradio as gr
 
 from ui import compare_grid
-from ui.context import UIContext, follow
+from ui.context import follow, UIContext
 from ui.feedback import user_errors
-from ui.long_job import LongJob, long_job
+from ui.long_job import long_job, LongJob
+from core.dataset.preview_prompts import load_test_prompts
+from core.errors import AppError
+from core.models.base import BASE_MODELS
+from core.runs.paths import run_paths
+from core.checkpoints import compare, grid_form, likeness, store as checkpoints
+from core.models import adapters
+from core.progress import Cancelled
 
 TAB_ID = "tab-checkpoints"
 GRID = LongJob("grid")
@@ -23,9 +30,6 @@ DEFAULT_PROMPTS = "{trigger}, portrait photo, looking at the camera, soft window
 
 
 def _prompts_text() -> str:
-    from core.dataset.preview_prompts import load_test_prompts
-    from core.errors import AppError
-
     try:
         return "\n".join(load_test_prompts())
     except AppError:
@@ -88,8 +92,6 @@ class Widgets:
 
 
 def layout(ctx: UIContext) -> Widgets:
-    from core.models.base import BASE_MODELS
-
     from ui.shell import HEAD_PATHS
 
     if KEYS_HTML not in HEAD_PATHS:
@@ -156,17 +158,12 @@ class Handlers:
         self.ctx = ctx
 
     def paths_of(self, run_id):
-        from core.errors import AppError
-        from core.runs.paths import run_paths
-
         if not run_id:
             raise AppError("No run is selected.", "Pick a run (train one in the Train tab first).")
         return run_paths(self.ctx.workspace, run_id, must_exist=True)
 
     @staticmethod
     def chosen_text(paths) -> str:
-        from core.checkpoints import store as checkpoints
-
         chosen = checkpoints.read_chosen(paths)
         if chosen is None:
             return "No checkpoint chosen yet."
@@ -195,8 +192,6 @@ class Handlers:
     def on_tab(self, run_id, current_step):
         """Opening the tab shows the checkpoints written since (a training may have run meanwhile); the grid and
         the viewer's place are left as they are."""
-        from core.checkpoints import store as checkpoints
-
         if not run_id:
             return gr.update(), gr.update(), gr.update()
         paths = self.paths_of(run_id)
@@ -208,9 +203,6 @@ class Handlers:
 
     @user_errors
     def load_run(self, run_id):
-        from core.checkpoints import store as checkpoints
-        from core.checkpoints import compare
-
         if not run_id:
             return [], [], gr.update(choices=[]), "No run selected.", None, [0, 0], {}, compare_grid.render(None), None, "", gr.update(choices=[])
         paths = self.paths_of(run_id)
@@ -227,9 +219,6 @@ class Handlers:
 
     @user_errors
     def export(self, run_id, step_value):
-        from core.models import adapters
-        from core.checkpoints import store as checkpoints
-
         paths = self.paths_of(run_id)
         exported = checkpoints.export_adapter(paths, int(step_value) if step_value not in (None, "") else None)
         report_ = adapters.validate(exported.path, adapters.geometry_for_model(exported.metadata["base_model_key"]))
@@ -240,13 +229,9 @@ class Handlers:
     @long_job(GRID)
     def render(self, run_id, prompts_text, strengths_text, seeds_text, model_key, size_text, steps_value, guidance_value,
                *, cancel):
-        from core.checkpoints import compare
-        from core.checkpoints import grid_form
-
         self.paths_of(run_id)  # a run must be picked
         spec = grid_form.grid_spec(self.ctx.workspace, run_id, prompts_text, strengths_text, seeds_text, model=model_key,
                                    size=size_text, sample_steps=steps_value, guidance=guidance_value)
-        from core.progress import Cancelled
 
         grid = None
         started = time.perf_counter()
@@ -269,10 +254,6 @@ class Handlers:
 
     @user_errors
     def score(self, run_id, grid, at, strength):
-        from core.checkpoints import compare
-        from core.checkpoints import likeness
-        from core.errors import AppError
-
         if not grid or not grid.get("cells"):
             raise AppError("There is no grid to score yet.", "Render the grid first.")
         paths = self.paths_of(run_id)
@@ -293,9 +274,6 @@ class Handlers:
 
     @user_errors
     def choose(self, run_id, grid, at, strength):
-        from core.checkpoints import grid_form
-        from core.errors import AppError
-
         if not grid:
             raise AppError("There is no grid to choose from.", "Render the grid, move the viewer to the best checkpoint, then choose.")
         chosen = grid_form.choose_row(self.ctx.workspace, run_id, grid["rows"][at[0]], float(strength or 1.0))

@@ -9,14 +9,12 @@ from pathlib import Path
 import gradio as gr
 
 from core.captions import store as captions
-from core.dataset import datasets
-from core.dataset import preflight
-from core.dataset import preview_prompts
+from core.dataset import datasets, preflight, preview_prompts
 from core.dataset.importer import import_sources
 from core.dataset.images import ASPECTS, CROPS, Preprocess
-from ui.context import UIContext, follow
+from ui.context import follow, UIContext
 from ui.feedback import user_errors
-from ui.long_job import LongJob, long_job
+from ui.long_job import long_job, LongJob
 from ui.preflight_view import preflight_html, report_rows
 
 IMPORT = LongJob("import")

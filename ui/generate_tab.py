@@ -11,6 +11,12 @@ import gradio as gr
 from ui.context import UIContext, follow
 from ui.feedback import user_errors
 from ui.long_job import LongJob, long_job
+from core.generation.local import SIZE_PRESETS
+from core.models.base import BASE_MODELS
+from core.checkpoints import store as checkpoints
+from core.generation import local as generation
+from core.progress import Cancelled
+from core.errors import AppError
 
 GENERATE = LongJob("generate")
 NO_LORA = "(none)"
@@ -53,9 +59,6 @@ class Widgets:
 
 
 def layout(ctx: UIContext) -> Widgets:
-    from core.generation.local import SIZE_PRESETS
-    from core.models.base import BASE_MODELS
-
     gr.Markdown("## Local Generate\nThe model stays loaded between images; it is freed when training starts.")
     with gr.Row():
         with gr.Column(scale=3):
@@ -95,13 +98,9 @@ class Handlers:
         self.ctx = ctx
 
     def lora_choices(self):
-        from core.checkpoints import store as checkpoints
-
         return [NO_LORA] + [(p.name, str(p)) for p in checkpoints.exported_adapters(self.ctx.workspace)]
 
     def history_items(self):
-        from core.generation import local as generation
-
         return [(str(g.path), f"seed {g.settings.get('seed')}") for g in generation.history(self.ctx.workspace)]
 
     @user_errors
@@ -112,10 +111,6 @@ class Handlers:
     @long_job(GENERATE)
     def run(self, prompt_text, model_key, size_name, seed_value, steps_value, guidance_value, quantize_value, count_value,
             path1, scale1, path2, scale2, *, cancel):
-        from core.generation import local as generation
-        from core.generation.local import SIZE_PRESETS
-        from core.progress import Cancelled
-
         width, height = SIZE_PRESETS[size_name]
         loras = [(p, float(s)) for p, s in ((path1, scale1), (path2, scale2)) if p and p != NO_LORA]
         request = generation.GenerateRequest(
@@ -137,8 +132,6 @@ class Handlers:
 
     @user_errors
     def select(self, event: gr.SelectData):
-        from core.generation import local as generation
-
         items = generation.history(self.ctx.workspace)
         if event.index is None or event.index >= len(items):
             return gr.update(), None
@@ -147,10 +140,6 @@ class Handlers:
 
     @user_errors
     def reuse_settings(self, path):
-        from core.generation import local as generation
-        from core.generation.local import SIZE_PRESETS
-        from core.errors import AppError
-
         if not path:
             raise AppError("No image is selected.", "Click an image in the history first.")
         s = generation.read_settings(path) or {}

@@ -7,9 +7,13 @@ from pathlib import Path
 
 import gradio as gr
 
-from ui.context import UIContext, follow
+from ui.context import follow, UIContext
 from ui.feedback import user_errors
-from ui.long_job import LongJob, long_job
+from ui.long_job import long_job, LongJob
+from core.playground.report import load_report, SAMPLER_NOTE
+from core.playground import pairs as playground, report as playground_report
+from core.runs.paths import run_paths
+from core.runware.cloud import CloudRequest, generate as cloud_generate, LoraRef, total_cost
 
 TAB_ID = "tab-playground"
 COMPARISON = LongJob("playground")  # a batch of test prompts or one compared prompt: one Stop ends either
@@ -123,8 +127,6 @@ class Widgets:
 
 
 def layout(ctx: UIContext) -> Widgets:
-    from core.playground.report import SAMPLER_NOTE
-
     key = ctx.settings.secrets_status()["RUNWARE_API_KEY"]
     gr.Markdown(f"## Runware Playground\nGenerate on Runware with your LoRA and compare with the local image. "
                 f"RUNWARE_API_KEY: {key}.\n\n_{SAMPLER_NOTE}_", elem_id="playground-intro")
@@ -185,17 +187,12 @@ class Handlers:
         self.ctx = ctx
 
     def report_names(self, run_id):
-        from core.playground import report as playground_report
-        from core.runs.paths import run_paths
-
         if not run_id:
             return []
         return [r.name for r in playground_report.list_reports(run_paths(self.ctx.workspace, run_id))]
 
     @user_errors
     def pick_run(self, run_id):
-        from core.playground import pairs as playground
-
         if not run_id:
             return gr.update(), gr.update(), gr.update(choices=[], value=None)
         facts = playground.run_facts(self.ctx.workspace, run_id)
@@ -205,8 +202,6 @@ class Handlers:
 
     @staticmethod
     def request_from(base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count):
-        from core.runware.cloud import CloudRequest, LoraRef
-
         width, height = _size(size_text)
         loras = (LoraRef(lora_air.strip(), float(weight_value)),) if (lora_air or "").strip() else ()
         return CloudRequest(text, model=base_air, loras=loras, seed=int(seed_value) if seed_value not in (None, "") else None,
@@ -216,9 +211,6 @@ class Handlers:
     @user_errors
     def generate(self, run_id, base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count,
                  total, requests_made):
-        from core.playground import pairs as playground
-        from core.runware.cloud import generate as cloud_generate, total_cost
-
         if run_id:
             text = playground.with_trigger(text, playground.run_facts(self.ctx.workspace, run_id).trigger)
         request = self.request_from(base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count)
@@ -229,8 +221,6 @@ class Handlers:
 
     def run_batch(self, run_id, base_air, lora_air, weight_value, prompts, seed_value, size_text, steps_value, cfg_value,
                   parallel, local_too, total, requests_made, cancel):
-        from core.playground import pairs as playground
-
         if not run_id:
             raise gr.Error("Pick a run first: its LoRA AIR, adapter and dataset are used.", print_exception=False)
         width, height = _size(size_text)
@@ -273,8 +263,6 @@ class Handlers:
 
     @user_errors
     def open_report(self, run_id, name):
-        from core.playground import pairs as playground
-
         if not (run_id and name):
             raise gr.Error("Pick a run and one of its saved reports.", print_exception=False)
         report = playground.reopen(self.ctx.settings, run_id, name)
@@ -284,8 +272,6 @@ class Handlers:
 
     @user_errors
     def show_pair(self, folder, index):
-        from core.playground.report import load_report
-
         if not folder or index is None:
             return None, None, None, ""
         return _pair_view(load_report(Path(folder)), int(index))
@@ -296,8 +282,6 @@ class Handlers:
     @user_errors
     def on_tab(self, run_id, typed_air):
         """Opening the tab fills in a LoRA published since the run was picked (a typed AIR is left alone)."""
-        from core.playground import pairs as playground
-
         if not run_id or (typed_air or "").strip():
             return gr.update()
         return playground.run_facts(self.ctx.workspace, run_id).lora_air or gr.update()

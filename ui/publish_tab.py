@@ -12,9 +12,17 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ui import publish_overview
-from ui.context import UIContext, follow
+from ui.context import follow, UIContext
 from ui.feedback import user_errors
-from ui.long_job import LongJob, long_job
+from ui.long_job import long_job, LongJob
+from core.publishing.model_card import split
+from core.publishing.publish import draft_card, publish, PublishRequest
+from core.publishing import hub, model_card, publish as publishing
+from core.errors import AppError, describe
+from core.runs.paths import run_paths
+from core.workspace import workspace_from
+from core.progress import Cancelled
+from core.settings import redact
 
 TAB_ID = "tab-publish"
 PUBLISH = LongJob("publish")
@@ -25,8 +33,6 @@ PRIVATE_WARNING = ("⚠️ **Private repo: Runware cannot download it**, so Runw
 
 
 def _preview(text: str) -> str:
-    from core.publishing.model_card import split
-
     meta, body = split(text or "")
     return (f"```yaml\n{meta}\n```\n\n{body}" if meta else body) or "_(empty card)_"
 
@@ -164,8 +170,6 @@ class Handlers:
     def request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text=None, into=False):
         from pathlib import Path
 
-        from core.publishing.publish import PublishRequest
-
         return PublishRequest(run_id, repo_id=(repo_name or "").strip() or None, private=vis == "Private",
                               adapter=Path(adapter_path.strip()) if adapter_path and adapter_path.strip() else None,
                               samples=[Path(p) for p in (picked or [])][:12], card_text=card_text,
@@ -173,9 +177,6 @@ class Handlers:
                               allow_existing=True if into else None)
 
     def account_text(self, quiet: bool):
-        from core.publishing import hub
-        from core.errors import AppError
-
         try:
             found = hub.whoami(self.ctx.settings)
         except AppError as error:
@@ -193,8 +194,6 @@ class Handlers:
         return self.account_text(quiet=True)
 
     def generated_card(self, run_id, adapter_path, repo_name, picked, account_id="you"):
-        from core.publishing.publish import draft_card
-
         try:
             request = self.request_for(run_id, adapter_path, repo_name, "Public", False, "", picked)
             return draft_card(self.ctx.settings, request, account=account_id or "you")
@@ -204,10 +203,6 @@ class Handlers:
     def keep_unsaved(self, owner, text) -> None:
         """Typing in the card and then switching run must not lose it: it becomes the old run's draft."""
         if owner:
-            from core.publishing import model_card
-            from core.runs.paths import run_paths
-            from core.workspace import workspace_from
-
             model_card.save_draft(run_paths(workspace_from(self.ctx.settings), owner), text, check=False)
 
     @user_errors
@@ -239,20 +234,11 @@ class Handlers:
 
     @user_errors
     def save(self, run_id, text):
-        from core.publishing import model_card
-        from core.runs.paths import run_paths
-        from core.workspace import workspace_from
-
         model_card.save_draft(run_paths(workspace_from(self.ctx.settings), run_id, must_exist=True), text)
         return "✅ Draft saved in the run folder (the previous one is kept in model_card.history/).", True, text
 
     @user_errors
     def reset(self, run_id, adapter_path, repo_name, picked, account_id):
-        from core.publishing import model_card
-        from core.publishing import publish as publishing
-        from core.runs.paths import run_paths
-        from core.workspace import workspace_from
-
         paths = run_paths(workspace_from(self.ctx.settings), run_id, must_exist=True)
         request = self.request_for(run_id, adapter_path, repo_name, "Public", False, "", picked)
         pick = publishing.chosen(paths, request)
@@ -266,9 +252,6 @@ class Handlers:
 
     @long_job(PUBLISH)
     def run_publish(self, run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into, *, cancel):
-        from core.progress import Cancelled
-        from core.publishing.publish import publish
-
         if not run_id:
             raise gr.Error("Pick a run first.")
         request = self.request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into)
@@ -282,9 +265,6 @@ class Handlers:
         except Cancelled:
             lines.append("⏹ Stopped. Nothing is lost: press Publish again to continue where it stopped.")
         except Exception as error:
-            from core.errors import describe
-            from core.settings import redact
-
             lines.append(f"❌ {redact(describe(error))}")
             yield "\n\n".join(lines), gr.update(), self.rows(run_id)
             raise

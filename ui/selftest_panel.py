@@ -8,6 +8,7 @@ import gradio as gr
 
 from ui.context import UIContext
 from ui.long_job import LongJob, long_job
+from core.selftest import runner as selftest
 
 SELFTEST = LongJob("selftest")
 HEADERS = ["Stage", "Result", "Seconds", "What was checked"]
@@ -41,8 +42,6 @@ class Handlers:
 
     @long_job(SELFTEST)
     def run_selftest(self, *, cancel):
-        from core.selftest import runner as selftest
-
         rows: list[list] = []
         for event in selftest.run(self.ctx.settings, cancel=cancel):
             state = event.payload.get("state")

@@ -11,6 +11,7 @@ import importlib
 import gradio as gr
 
 from ui.context import UIContext
+from core.system import diagnose
 
 # (label, module, id): the tab's id is also its elem_id; a tab knows it was opened by its id, never by its label.
 TABS = (
@@ -40,8 +41,6 @@ def selected_tab(event: gr.SelectData) -> str | None:
 
 
 def header_text(ctx: UIContext) -> str:
-    from core.system import diagnose
-
     diagnosis = diagnose(ctx.settings)
     notes = "".join(f"\n\n⚠️ {note}" for note in diagnosis.problems + diagnosis.warnings)
     return f"**{TITLE}** — {diagnosis.summary()}{notes}"

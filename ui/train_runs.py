@@ -10,13 +10,11 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from core.runs import diff as run_diff
-from core.runs import events as run_events
-from core.runs import state as run_state
+from core.runs import diff as run_diff, events as run_events, state as run_state
 from core.training import runner as training
 from core.runs.paths import run_paths
-from core.training.estimates import format_duration
-from ui.context import UIContext, follow
+from core.training.estimates import format_duration, memory_pressure
+from ui.context import follow, UIContext
 from ui.feedback import user_errors
 
 RUN_COLUMNS = ["run", "status", "dataset", "model", "steps", "final loss"]
@@ -47,8 +45,6 @@ def progress_html(run: training.RunStatus | None) -> str:
     if run.final_loss is not None:
         parts.append(f"loss {run.final_loss:.4f}")
     if run.active:
-        from core.training.estimates import memory_pressure
-
         pressure = memory_pressure()
         if pressure:
             parts.append(pressure)

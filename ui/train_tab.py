@@ -10,14 +10,18 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from core.training import aitoolkit as aitoolkit_import
-from core.training import checks as train_checks
-from core.training import config as train_config
-from core.training import runner as training
+from core.training import (
+    aitoolkit as aitoolkit_import,
+    checks as train_checks,
+    config as train_config,
+    runner as training,
+)
 from core.models.lora_targets import LAYER_CHOICES
 from ui import train_runs
-from ui.context import UIContext, follow
+from ui.context import follow, UIContext
 from ui.feedback import user_errors
+from core.models import selftest_model
+from core.dataset import datasets
 
 FIELDS = ("dataset", "trigger", "model", "epochs", "batch_size", "learning_rate", "rank", "layers", "max_resolution",
           "quantize", "gradient_checkpointing", "low_ram", "save_every", "preview_every", "seed", "preview_prompts")
@@ -227,8 +231,6 @@ class Handlers:
     def run_check(self, config_json, *values):
         form = self.current(config_json, values)
         if form.model == "selftest":
-            from core.models import selftest_model
-
             selftest_model.ensure(self.ctx.settings.cache_dir)
         history_speeds = training.measured_seconds_per_step(self.workspace, form.model, form.max_resolution)
         result = train_checks.validate(form, self.workspace, cache_dir=self.ctx.settings.cache_dir, memory_gb=self.memory_gb,
@@ -294,7 +296,6 @@ class Handlers:
     def dataset_trigger(self, name, current):
         if current or not name:
             return gr.update()
-        from core.dataset import datasets
 
         try:
             return datasets.open_dataset(self.workspace, name).trigger or gr.update()
