@@ -45,6 +45,7 @@ def test_a_missing_run_is_refused(workspace):
         grid_form.grid_spec(workspace, "20990101-000000-none", "a", "1", "1")
 
 
+@pytest.mark.slow
 def test_the_base_row_cannot_be_chosen_and_a_checkpoint_row_can(run_copy, workspace):
     with pytest.raises(AppError, match="base model, which has no LoRA to publish"):
         grid_form.choose_row(workspace, run_copy.run_id, BASE_ROW, 1.0)
