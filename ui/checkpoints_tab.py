@@ -18,7 +18,7 @@ from core.errors import AppError
 from core.models.base import BASE_MODELS
 from core.runs.paths import run_paths
 from core.checkpoints import compare, grid_form, likeness, store as checkpoints
-from core.models import adapters
+from core.models import adapters, lora_targets
 from core.progress import Cancelled
 
 TAB_ID = "tab-checkpoints"
@@ -221,7 +221,7 @@ class Handlers:
     def export(self, run_id, step_value):
         paths = self.paths_of(run_id)
         exported = checkpoints.export_adapter(paths, int(step_value) if step_value not in (None, "") else None)
-        report_ = adapters.validate(exported.path, adapters.geometry_for_model(exported.metadata["base_model_key"]))
+        report_ = adapters.validate(exported.path, lora_targets.geometry_for(exported.metadata["base_model_key"]))
         meta = exported.metadata
         return (f"✅ {report_.summary()}\n\nTrigger `{meta['trigger_word'] or '-'}` · base `{meta['base_model']}` · "
                 f"mflux {meta['mflux_version']} · sha256 `{exported.sha256[:16]}…`"), str(exported.path)

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core import storage
-from core.models import adapters
+from core.models import adapters, lora_targets
 from core.errors import AppError, CheckpointError, NotFound
 from core.runs.paths import RunPaths, run_paths
 from core.models.base import BASE_MODELS
@@ -183,7 +183,7 @@ def export_adapter(paths: RunPaths, step: int | None = None, *, trigger: str | N
     model_key, run_trigger = _run_facts(paths)
     trigger = trigger if trigger is not None else run_trigger
     renamed = {adapters.diffusers_key(key): np.ascontiguousarray(value) for key, value in tensors.items()}
-    report = adapters.inspect_tensors(renamed, {}, str(zip_path), adapters.geometry_for_model(model_key))
+    report = adapters.inspect_tensors(renamed, {}, str(zip_path), lora_targets.geometry_for(model_key))
     if not report.ok:
         raise adapters.AdapterError(f"Checkpoint {step} of run '{paths.run_id}': {report.problems[0]}", "Pick another step.")
 

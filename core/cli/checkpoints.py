@@ -8,7 +8,7 @@ from pathlib import Path
 from core.cli import Commands, Context, Outcome
 from core.checkpoints import store as checkpoints
 from core.runs.paths import run_paths
-from core.models import adapters
+from core.models import adapters, lora_targets
 
 
 def register(commands: Commands) -> None:
@@ -52,7 +52,7 @@ def run_export(context: Context) -> Outcome:
 
 
 def run_validate(context: Context) -> Outcome:
-    geometry = None if context.args.model == "auto" else adapters.geometry_for_model(context.args.model)
+    geometry = None if context.args.model == "auto" else lora_targets.geometry_for(context.args.model)
     report = adapters.inspect(Path(context.args.file), geometry)
     return Outcome(report.to_dict(), report.summary() + "".join(f"\nProblem: {p}" for p in report.problems[1:]), ok=report.ok)
 

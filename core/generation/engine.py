@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from core import system
-from core.models import adapters, base as models
+from core.models import adapters, base as models, lora_targets
 from core.errors import ModelError
 from core.progress import Cancellation, Cancelled
 
@@ -201,7 +201,7 @@ class Engine:
             flux.lora_scales = scales
             self.stats.scale_changes += 1
             return
-        geometry = adapters.geometry_for_model(spec.model_key)
+        geometry = lora_targets.geometry_for(spec.model_key)
         for path in paths:
             adapters.validate(Path(path), geometry)
         from mflux.models.common.lora.mapping.lora_loader import LoRALoader

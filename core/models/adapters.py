@@ -17,72 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core.errors import AdapterError
-from core.models.selftest_model import TINY_TRANSFORMER as t
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """The shape of a FLUX.2 klein transformer, as far as a LoRA is concerned."""
-
-    key: str
-    label: str
-    double_blocks: int
-    single_blocks: int
-    heads: int
-    head_dim: int
-    joint_attention_dim: int
-    axes_dims_rope: tuple[int, ...]
-    mlp_ratio: float = 3.0
-
-    @property
-    def inner(self) -> int:
-        return self.heads * self.head_dim
-
-    @property
-    def mlp(self) -> int:
-        return int(self.inner * self.mlp_ratio)
-
-    def layers(self) -> dict[str, tuple[int, int]]:
-        """Every LoRA-able layer (diffusers naming, no prefix) -> (in_features, out_features)."""
-        d, m = self.inner, self.mlp
-        out: dict[str, tuple[int, int]] = {}
-        for b in range(self.double_blocks):
-            p = f"transformer_blocks.{b}"
-            for name in ("to_q", "to_k", "to_v", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out"):
-                out[f"{p}.attn.{name}"] = (d, d)
-            out[f"{p}.attn.to_out.0"] = (d, d)
-            for ff in ("ff", "ff_context"):
-                out[f"{p}.{ff}.linear_in"] = (d, 2 * m)
-                out[f"{p}.{ff}.linear_out"] = (m, d)
-        for b in range(self.single_blocks):
-            p = f"single_transformer_blocks.{b}"
-            out[f"{p}.attn.to_qkv_mlp_proj"] = (d, 3 * d + 2 * m)
-            out[f"{p}.attn.to_out"] = (d + m, d)
-        return out
-
-    def diffusers_config(self) -> dict:
-        """Arguments for diffusers' Flux2Transformer2DModel of this geometry (klein: no guidance embedding)."""
-        return dict(
-            num_layers=self.double_blocks, num_single_layers=self.single_blocks, attention_head_dim=self.head_dim,
-            num_attention_heads=self.heads, joint_attention_dim=self.joint_attention_dim,
-            axes_dims_rope=tuple(self.axes_dims_rope), mlp_ratio=self.mlp_ratio, guidance_embeds=False,
-        )
-
-
-KLEIN_4B = Geometry("flux2-klein-4b", "FLUX.2 klein 4B", 5, 20, 24, 128, 7680, (32, 32, 32, 32))
-
-
-def selftest_geometry() -> Geometry:
-    return Geometry("selftest", "FLUX.2 klein (self-test geometry)", t["num_layers"], t["num_single_layers"],
-                    t["num_attention_heads"], t["attention_head_dim"], t["joint_attention_dim"], tuple(t["axes_dims_rope"]))
-
-
-def geometries() -> list[Geometry]:
-    return [KLEIN_4B, selftest_geometry()]
-
-
-def geometry_for_model(model_key: str | None) -> Geometry:
-    return selftest_geometry() if model_key == "selftest" else KLEIN_4B
+from core.models.lora_targets import GEOMETRIES, Geometry
 
 
 _PREFIXES = ("transformer.", "diffusion_model.", "base_model.model.")
@@ -168,7 +103,7 @@ def inspect_tensors(tensors: dict, metadata: dict, path: str = "", geometry: Geo
     import numpy as np
 
     if geometry is None:
-        reports = [inspect_tensors(tensors, metadata, path, g) for g in geometries()]
+        reports = [inspect_tensors(tensors, metadata, path, g) for g in GEOMETRIES]
         return max(reports, key=lambda r: (r.ok, r.matched_keys))
     known = geometry.layers()
     pairs: dict[str, dict[str, object]] = {}

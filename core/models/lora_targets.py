@@ -3,11 +3,16 @@
 mflux 0.24.0 names FLUX.2 layers `transformer_blocks.{block}.attn.to_q` etc. (double-stream blocks)
 and `single_transformer_blocks.{block}.attn.to_qkv_mlp_proj` (single-stream blocks). The real klein
 Base 4B has 5 double and 20 single blocks; the self-test model has 1 and 2.
+
+`Geometry` is the one description of a transformer's shape as far as a LoRA is concerned: the training form's
+block ranges, the adapter validation's layer shapes and diffusers' config all read it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from core.models.selftest_model import TINY_TRANSFORMER as TINY
 
 DOUBLE = "transformer_blocks"
 SINGLE = "single_transformer_blocks"
@@ -22,12 +27,61 @@ DOUBLE_LAYERS = DOUBLE_ATTENTION + DOUBLE_CONTEXT_ATTENTION + DOUBLE_FEED_FORWAR
 
 @dataclass(frozen=True)
 class Geometry:
+    """The shape of a FLUX.2 klein transformer, as far as a LoRA is concerned."""
+
+    key: str
+    label: str
     double_blocks: int
     single_blocks: int
+    heads: int
+    head_dim: int
+    joint_attention_dim: int
+    axes_dims_rope: tuple[int, ...]
+    mlp_ratio: float = 3.0
+
+    @property
+    def inner(self) -> int:
+        return self.heads * self.head_dim
+
+    @property
+    def mlp(self) -> int:
+        return int(self.inner * self.mlp_ratio)
+
+    def layers(self) -> dict[str, tuple[int, int]]:
+        """Every LoRA-able layer (diffusers naming, no prefix) -> (in_features, out_features)."""
+        d, m = self.inner, self.mlp
+        out: dict[str, tuple[int, int]] = {}
+        for b in range(self.double_blocks):
+            p = f"transformer_blocks.{b}"
+            for name in ("to_q", "to_k", "to_v", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out"):
+                out[f"{p}.attn.{name}"] = (d, d)
+            out[f"{p}.attn.to_out.0"] = (d, d)
+            for ff in ("ff", "ff_context"):
+                out[f"{p}.{ff}.linear_in"] = (d, 2 * m)
+                out[f"{p}.{ff}.linear_out"] = (m, d)
+        for b in range(self.single_blocks):
+            p = f"single_transformer_blocks.{b}"
+            out[f"{p}.attn.to_qkv_mlp_proj"] = (d, 3 * d + 2 * m)
+            out[f"{p}.attn.to_out"] = (d + m, d)
+        return out
+
+    def diffusers_config(self) -> dict:
+        """Arguments for diffusers' Flux2Transformer2DModel of this geometry (klein: no guidance embedding)."""
+        return dict(
+            num_layers=self.double_blocks, num_single_layers=self.single_blocks, attention_head_dim=self.head_dim,
+            num_attention_heads=self.heads, joint_attention_dim=self.joint_attention_dim,
+            axes_dims_rope=tuple(self.axes_dims_rope), mlp_ratio=self.mlp_ratio, guidance_embeds=False,
+        )
 
 
-KLEIN_4B = Geometry(double_blocks=5, single_blocks=20)
-SELFTEST = Geometry(double_blocks=1, single_blocks=2)
+KLEIN_4B = Geometry("flux2-klein-4b", "FLUX.2 klein 4B", double_blocks=5, single_blocks=20, heads=24, head_dim=128,
+                    joint_attention_dim=7680, axes_dims_rope=(32, 32, 32, 32))
+SELFTEST = Geometry("selftest", "FLUX.2 klein (self-test geometry)", double_blocks=TINY["num_layers"],
+                    single_blocks=TINY["num_single_layers"], heads=TINY["num_attention_heads"],
+                    head_dim=TINY["attention_head_dim"], joint_attention_dim=TINY["joint_attention_dim"],
+                    axes_dims_rope=tuple(TINY["axes_dims_rope"]))
+GEOMETRIES = (KLEIN_4B, SELFTEST)
+
 
 # What a person picks in the form ("which blocks"), and what each choice trains.
 LAYER_CHOICES = {
@@ -38,7 +92,8 @@ LAYER_CHOICES = {
 }
 
 
-def geometry_for(model_key: str) -> Geometry:
+def geometry_for(model_key: str | None) -> Geometry:
+    """The geometry of a base model by its key (the real klein 4B unless it is the self-test model)."""
     return SELFTEST if model_key == "selftest" else KLEIN_4B
 
 

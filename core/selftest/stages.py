@@ -7,7 +7,7 @@ import dataclasses
 
 from core.progress import drain
 from core.selftest.stage import SelftestRun, Stage
-from core.models import adapters, selftest_model
+from core.models import adapters, lora_targets, selftest_model
 from core.dataset import datasets, importer as dataset_import, preflight
 from core.selftest.pictures import write_character_set
 from core.captions import captioner, store as captions
@@ -99,7 +99,7 @@ def _wait_for_step(run: SelftestRun, run_id: str, timeout: float = 300) -> None:
 def stage_export(run: SelftestRun) -> str:
     paths = run_paths(run.workspace, run.data["run_id"])
     chosen = checkpoints.choose(run.workspace, run.data["run_id"], run.data["last_step"], 1.0)
-    report = adapters.validate(chosen.adapter_path, adapters.selftest_geometry())
+    report = adapters.validate(chosen.adapter_path, lora_targets.SELFTEST)
     run.data["adapter"] = chosen.adapter_path
     listed = checkpoints.list_checkpoints(paths)
     return f"{len(listed)} checkpoints listed; step {chosen.step} exported in diffusers naming and valid ({report.summary()})"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.models import adapters
+from core.models import adapters, lora_targets
 from core.checkpoints import store as checkpoints
 from core.generation.engine import Engine, RenderSpec
 
@@ -20,7 +20,7 @@ def test_exported_adapter_loads_into_diffusers_flux2_with_no_missing_or_unexpect
     from diffusers import Flux2Transformer2DModel
     from peft.utils import get_peft_model_state_dict
 
-    geometry = adapters.selftest_geometry()
+    geometry = lora_targets.SELFTEST
     torch.manual_seed(0)
     model = Flux2Transformer2DModel(**geometry.diffusers_config()).eval()
     tokens, text = 16, 8
