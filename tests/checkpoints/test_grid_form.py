@@ -6,12 +6,13 @@ from core.checkpoints import grid_form
 from core.checkpoints.compare import BASE_ROW
 from core.errors import AppError, NotFound
 from core.runs.paths import run_paths
+from core.runs.record import RunRecord
 
 
 @pytest.fixture()
 def run_id(workspace):
     paths = run_paths(workspace, "20261127-010000-mira")
-    paths.write_record({"run_id": paths.run_id, "dataset": "mira", "model": "selftest", "trigger": "m1ra"})
+    paths.write_record(RunRecord(run_id=paths.run_id, dataset="mira", model="selftest", trigger="m1ra"))
     return paths.run_id
 
 
