@@ -1,6 +1,6 @@
 """Auto-captions with Florence-2 through transformers' native classes (no remote code).
 
-    for event in auto_caption(workspace, "mira", CaptionOptions(trigger="mira")):
+    for event in auto_caption(workspace, datasets.open_dataset(workspace, "mira"), CaptionOptions(trigger="mira")):
         ...  # Progress per image; the last event's result is a CaptionRun
 
 The model is loaded on first use (downloaded with progress when it is not in the Hub cache), runs on

@@ -2,7 +2,7 @@
 
 Each stage is a function of the shared SelftestRun that returns one line saying what it checked, and raises
 on failure. A stage whose prerequisite failed is not run (it is reported as skipped, with the reason), so one
-broken stage gives one clear failure instead of a cascade. The stages themselves live in core.selftest_stages.
+broken stage gives one clear failure instead of a cascade. The stages live in core.selftest.stages, the types they share in core.selftest.stage.
 """
 
 from __future__ import annotations

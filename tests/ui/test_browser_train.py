@@ -25,7 +25,7 @@ def test_start_shows_live_progress_and_stop_saves(app_url, app_workspace, page):
     dataset.click()
     page.get_by_role("option", name="browser-mira").click()
     page.locator("#train-apply-presets").click()
-    _, selftest = train_config.compose(workspace, "browser-mira", "mira", ["selftest"])
+    selftest = train_config.compose(workspace, "browser-mira", "mira", ["selftest"])
     page.wait_for_function(  # the preset reached the form
         "([rank, resolution]) => document.querySelector('#train-rank input')?.value === rank"
         " && document.querySelector('#train-resolution input')?.value === resolution",
