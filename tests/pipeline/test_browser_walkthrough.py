@@ -91,7 +91,7 @@ def walk(walk_app, page, tmp_path):
     page.set_default_timeout(120_000)  # 2 cores shared with other work: events queue for a while
     page.goto(url)
     # Like a person, wait for the page to finish loading (the header fills in after the page-load events).
-    # An early Create is tests/test_browser_dataset.py's concern.
+    # An early Create is tests/ui/test_browser_dataset.py's concern.
     page.locator("#app-header").get_by_text("MLX", exact=False).wait_for()
 
     # 1. Dataset: create it, import the folder.
