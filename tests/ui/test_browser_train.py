@@ -61,7 +61,7 @@ def test_start_shows_live_progress_and_stop_saves(app_url, app_workspace, page):
 
 
 def test_raw_json_and_form_stay_in_sync_and_aitoolkit_yaml_imports(app_url, app_workspace, page, tmp_path):
-    from tests.test_train_config import AITOOLKIT_YAML
+    from tests.training.test_train_config import AITOOLKIT_YAML
 
     page.goto(app_url)
     page.get_by_role("tab", name="Train").click()
