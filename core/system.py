@@ -113,14 +113,27 @@ def mlx_status() -> tuple[str | None, str, str]:
     return version, backend, device.replace("Device(", "").rstrip(")")
 
 
+def pinned_revision(repo: str) -> str | None:
+    """The Hub commit of `repo` that the installed mflux loads, or None when it loads any snapshot."""
+    try:
+        from mflux.models.common.resolution.model_revisions import ModelRevisions
+    except ImportError:
+        return None
+    return ModelRevisions.get(repo)
+
+
 def weights_in_cache(repo: str) -> bool:
-    """Whether a snapshot of `repo` with transformer weights is in the local Hugging Face cache."""
+    """Whether the local Hugging Face cache holds transformer weights of `repo` that mflux will load: the snapshot
+    of the revision mflux pins for it (mflux 0.24.0 ignores every other snapshot and downloads its own, about
+    15 GB for FLUX.2 klein 4B), or any snapshot for a repo mflux does not pin."""
     from huggingface_hub import constants as hub_constants
 
     snapshots = Path(hub_constants.HF_HUB_CACHE) / ("models--" + repo.replace("/", "--")) / "snapshots"
     if not snapshots.is_dir():
         return False
-    return any(snapshot.glob("transformer/*.safetensors") for snapshot in snapshots.iterdir())
+    pinned = pinned_revision(repo)
+    candidates = [snapshots / pinned] if pinned else list(snapshots.iterdir())
+    return any(snapshot.is_dir() and any(snapshot.glob("transformer/*.safetensors")) for snapshot in candidates)
 
 
 def diagnose(settings: Settings) -> Diagnosis:
