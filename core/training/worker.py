@@ -52,7 +52,9 @@ class StopWatch:
 
 class _AtomicZipModule:
     """Stands in for `zipfile` inside mflux's training_state: a checkpoint zip is written beside its
-    final name and renamed when complete, so a kill mid-save never leaves a cut checkpoint."""
+    final name and renamed when complete, so a kill mid-save never leaves a cut checkpoint. Its members are
+    stored, not deflated: the float weights and optimizer state barely compress, and deflating a real-size
+    checkpoint (266 MB) took about 15 s per save (FACTS.md 3c); mflux's resume reads stored members alike."""
 
     def __init__(self) -> None:
         import zipfile
@@ -68,6 +70,10 @@ class _AtomicZipModule:
             return zipfile.ZipFile(file, mode, *args, **kwargs)
         final = Path(file)
         partial = final.with_name(f".{final.name}.partial")
+        if args:  # mflux passes the compression positionally: ZipFile(path, "w", ZIP_DEFLATED)
+            args = (zipfile.ZIP_STORED, *args[1:])
+        else:
+            kwargs["compression"] = zipfile.ZIP_STORED
 
         class AtomicZipFile(zipfile.ZipFile):
             def close(self) -> None:
@@ -124,13 +130,16 @@ def install_hooks(paths: RunPaths) -> None:
     original_save = TrainingState.save
 
     def save(self, adapter, training_spec):
-        original_save(self, adapter, training_spec)
         step = self.iterator.num_iterations
         if seen.get("saved") == step:
-            return  # the final save repeats the last periodic one
+            return  # mflux's final save (or a Stop's) at the step just saved periodically: the same zip again
+        started = time.perf_counter()
+        original_save(self, adapter, training_spec)
         seen["saved"] = step
         path = Path(training_spec.checkpoint.output_path) / "checkpoints" / f"{step:07d}_checkpoint.zip"
+        log.info("Saved the checkpoint of step %d in %.1f s.", step, time.perf_counter() - started)
         run_events.emit(paths, "checkpoint", step=step, path=str(path.resolve()))
+        watch.last = time.perf_counter()  # saving time is not step time
 
     original_previews = TrainingTrainer._generate_previews_with_optimizer_offload
 

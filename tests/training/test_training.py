@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+import zipfile
 
 import pytest
 
@@ -78,6 +79,13 @@ def test_cli_run_trains_to_completion_with_events_and_checkpoints(train_env, com
     events = run_events.read_all(paths)
     kinds = [e["type"] for e in events]
     assert kinds.count("checkpoint") == 6 and kinds[-1] == "status" and events[-1]["status"] == "completed"
+    # Each checkpoint zip is written once (the last one was written again by mflux's final save) and stored,
+    # not deflated: no zip changed after its checkpoint event was written.
+    written = {e["step"]: e["time"] for e in events if e["type"] == "checkpoint"}
+    for step, zip_path in paths.checkpoint_zips():
+        assert zip_path.stat().st_mtime <= written[step], f"checkpoint {step} was written again after its event"
+        with zipfile.ZipFile(zip_path) as archive:
+            assert {member.compress_type for member in archive.infolist()} == {zipfile.ZIP_STORED}
     step_event = next(e for e in events if e["type"] == "step")
     assert {"step", "total", "loss", "seconds_per_step", "eta_seconds"} <= set(step_event)
     saved = json.loads(paths.train_json.read_text())
