@@ -11,6 +11,7 @@ uses this model first calls `use_selftest_geometry()`; `use_real_geometry()` und
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -145,25 +146,7 @@ def build(out_dir: Path, seed: int = 0) -> Path:
     was_active = is_active()
     try:
         use_selftest_geometry()
-        from mflux.models.common.config.model_config import ModelConfig
-        from mflux.models.flux2 import flux2_initializer
-        from mflux.models.flux2.model.flux2_text_encoder.qwen3_text_encoder import Qwen3TextEncoder
-        from mflux.models.flux2.model.flux2_transformer.transformer import Flux2Transformer
-        from mflux.models.flux2.weights.flux2_weight_mapping import Flux2WeightMapping
-
-        config = ModelConfig.flux2_klein_base_4b()
-        mx.random.seed(seed)
-        tokens = _write_tokenizer(staging / "tokenizer")
-        parts = {
-            "transformer": (Flux2Transformer(**config.transformer_overrides), Flux2WeightMapping.get_transformer_mapping(), "diffusion_pytorch_model.safetensors"),
-            "text_encoder": (Qwen3TextEncoder(**config.text_encoder_overrides), Flux2WeightMapping.get_text_encoder_mapping(), "model.safetensors"),
-            "vae": (flux2_initializer.Flux2VAE(), Flux2WeightMapping.get_vae_mapping(), "diffusion_pytorch_model.safetensors"),
-        }
-        for name, (module, mapping, filename) in parts.items():
-            weights = {key: value.astype(mx.bfloat16) for key, value in _hf_named_weights(module, mapping).items()}
-            mx.eval(weights)
-            (staging / name).mkdir(parents=True, exist_ok=True)
-            mx.save_safetensors(str(staging / name / filename), weights, metadata={"format": "pt"})
+        tokens = write_random_weights(staging, seed)
         storage.write_json(staging / "model_index.json", {"_class_name": "Flux2KleinPipeline", "selftest": True})
         storage.write_json(
             staging / MARKER,
@@ -186,6 +169,37 @@ def build(out_dir: Path, seed: int = 0) -> Path:
     return out_dir
 
 
+def write_random_weights(folder: Path, seed: int = 0) -> int:
+    """Random bf16 weights for the geometry mflux's registry holds now (the self-test one after
+    use_selftest_geometry(), the real klein 4B otherwise: bench/real_size.py), in the Hugging Face layout
+    (transformer/, text_encoder/, vae/, tokenizer/), one part in memory at a time. Returns the tokenizer's size."""
+    import mlx.core as mx
+    from mflux.models.common.config.model_config import ModelConfig
+    from mflux.models.flux2 import flux2_initializer
+    from mflux.models.flux2.model.flux2_text_encoder.qwen3_text_encoder import Qwen3TextEncoder
+    from mflux.models.flux2.model.flux2_transformer.transformer import Flux2Transformer
+    from mflux.models.flux2.weights.flux2_weight_mapping import Flux2WeightMapping
+
+    folder = Path(folder)
+    config = ModelConfig.flux2_klein_base_4b()
+    mx.random.seed(seed)
+    tokens = _write_tokenizer(folder / "tokenizer")
+    parts = {
+        "transformer": (lambda: Flux2Transformer(**config.transformer_overrides), Flux2WeightMapping.get_transformer_mapping(), "diffusion_pytorch_model.safetensors"),
+        "text_encoder": (lambda: Qwen3TextEncoder(**config.text_encoder_overrides), Flux2WeightMapping.get_text_encoder_mapping(), "model.safetensors"),
+        "vae": (lambda: flux2_initializer.Flux2VAE(), Flux2WeightMapping.get_vae_mapping(), "diffusion_pytorch_model.safetensors"),
+    }
+    for name, (make, mapping, filename) in parts.items():
+        weights = {key: value.astype(mx.bfloat16) for key, value in _hf_named_weights(make(), mapping).items()}
+        mx.eval(weights)
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        mx.save_safetensors(str(folder / name / filename), weights, metadata={"format": "pt"})
+        del weights
+        with contextlib.suppress(AttributeError):
+            mx.clear_cache()
+    return tokens
+
+
 def _write_tokenizer(folder: Path) -> int:
     """A byte-level Qwen2 tokenizer (one token per byte) with a Qwen3-style chat template."""
     from tokenizers.pre_tokenizers import ByteLevel
@@ -198,7 +212,7 @@ def _write_tokenizer(folder: Path) -> int:
     tokenizer.model_max_length = 512
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(str(folder))
-    if len(tokenizer) > TINY_TEXT_ENCODER["vocab_size"]:
+    if is_active() and len(tokenizer) > TINY_TEXT_ENCODER["vocab_size"]:
         raise RuntimeError(f"self-test tokenizer has {len(tokenizer)} tokens, more than the text encoder's vocabulary")
     return len(tokenizer)
 

@@ -36,6 +36,11 @@ from core.settings import load_settings
 log = logging.getLogger("core.training.worker")
 
 
+def say(line: str) -> None:
+    """A line for worker.log (the worker's stdout and stderr go there)."""
+    print(line, file=sys.stderr, flush=True)
+
+
 class StopWatch:
     """Per-step timing with a smoothed seconds-per-step for the ETA."""
 
@@ -137,7 +142,7 @@ def install_hooks(paths: RunPaths) -> None:
         original_save(self, adapter, training_spec)
         seen["saved"] = step
         path = Path(training_spec.checkpoint.output_path) / "checkpoints" / f"{step:07d}_checkpoint.zip"
-        log.info("Saved the checkpoint of step %d in %.1f s.", step, time.perf_counter() - started)
+        say(f"Saved the checkpoint of step {step} in {time.perf_counter() - started:.1f} s.")
         run_events.emit(paths, "checkpoint", step=step, path=str(path.resolve()))
         watch.last = time.perf_counter()  # saving time is not step time
 
@@ -158,6 +163,12 @@ def install_hooks(paths: RunPaths) -> None:
     TrainingState.should_save = should_save
     TrainingState.save = save
     TrainingTrainer._generate_previews_with_optimizer_offload = staticmethod(previews)
+
+
+def _peak_memory_gb() -> float:
+    import mlx.core as mx
+
+    return mx.get_peak_memory() / 1e9
 
 
 def wait_turn(paths: RunPaths, workspace: Workspace, record: RunRecord):
@@ -255,6 +266,7 @@ def run(run_dir: Path) -> int:
             run_state.mark_stopped(paths, finished_at=time.time())
             return 0
         last = run_state.last_checkpoint(paths)
+        say(f"Peak MLX memory: {_peak_memory_gb():.1f} GB.")
         run_state.set_status(paths, "completed", f"Finished; the last checkpoint is at step {last}.", step=last, finished_at=time.time())
         return 0
     except KeyboardInterrupt:
