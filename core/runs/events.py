@@ -8,6 +8,7 @@ resumed_from). The training worker writes them; the UI and the CLI read them. No
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,14 +123,37 @@ def timeline(events: list[dict]) -> Timeline:
     return line
 
 
+# Terminal control sequences in a worker's output: CSI (colours, cursor moves, line clears: ESC [ ... letter),
+# OSC (titles: ESC ] ... BEL or ESC \) and the other two-character escapes.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\^_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_log(text: str) -> list[str]:
+    """A terminal's text as a person saw it: each line in its last state (a progress bar redrawn with
+    carriage returns keeps only its latest redraw), colours and cursor codes removed, blank lines dropped."""
+    rows = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        line = _ANSI.sub("", line)
+        states = [state for state in line.split("\r") if state.strip()]
+        if not states:
+            continue
+        row = _CONTROL.sub("", states[-1]).rstrip()
+        if row.strip():
+            rows.append(row)
+    return rows
+
+
 def log_tail(paths: RunPaths, lines: int = 40) -> str:
-    """The last lines of the worker's log (mflux's messages), tqdm redraws collapsed."""
+    """The last lines of the worker's log (mflux's messages) as they would read in a terminal: a progress bar's
+    redraws collapsed into its latest state, terminal codes removed, the newest line last."""
     path = Path(paths.worker_log)
     if not path.is_file():
         return ""
+    size = path.stat().st_size
     with open(path, "rb") as handle:
-        handle.seek(max(0, path.stat().st_size - 64_000))
+        handle.seek(max(0, size - 64_000))
         text = handle.read().decode("utf-8", errors="replace")
-    rows = [row.split("\r")[-1] for row in text.splitlines()]
-
-    return redact("\n".join([r for r in rows if r.strip()][-lines:]))
+    if size > 64_000:
+        text = text.split("\n", 1)[-1]  # the first line was cut by the seek
+    return redact("\n".join(clean_log(text)[-lines:]))

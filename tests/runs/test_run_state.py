@@ -96,3 +96,20 @@ def test_cli_check_explains_problems_and_fails(workspace_dir, cache_dir, workspa
     assert code == 1 and data["error"].startswith("There is no run named 'nope'.")
     code, data, _ = run_cli(["train", "start", "ghost", "--model", "selftest"], cli_env(workspace_dir, cache_dir))
     assert code == 1 and "no dataset named 'ghost'" in data["error"] and "nothing was started" in data["error"]
+
+
+def test_the_log_tail_reads_as_a_terminal_shows_it(workspace):
+    """tqdm redraws its bar with carriage returns and colours it with escape codes: the tail keeps each line's last
+    state, without the codes, newest last."""
+    paths = run_paths(workspace, "20260101-000002-log")
+    paths.root.mkdir(parents=True)
+    bar = "".join(f"\r{p:3d}%|{'#' * (p // 10):<10}| {p // 10}/10 [00:0{p // 20}<00:05]" for p in range(0, 101, 10))
+    paths.worker_log.write_bytes(
+        ("Loading the model\n\x1b[32mINFO\x1b[0m training starts\r\n" + bar + "\x1b[A\x1b[2K\n"
+         "\x1b]0;mflux\x07Saved checkpoint 0000010\n\n").encode()
+    )
+    tail = run_events.log_tail(paths)
+    assert tail.splitlines() == ["Loading the model", "INFO training starts", "100%|##########| 10/10 [00:05<00:05]",
+                                 "Saved checkpoint 0000010"]
+    assert "\r" not in tail and "\x1b" not in tail
+    assert run_events.log_tail(paths, lines=2).splitlines()[-1] == "Saved checkpoint 0000010"
