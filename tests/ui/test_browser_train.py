@@ -13,6 +13,13 @@ from tests.support.images import write_mflux_dataset
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+PLOT_DRAWN = """() => {
+    const plot = document.querySelector('#train-loss-plot');
+    if (!plot || plot.innerText.includes('Infinity')) return false;
+    return [...plot.querySelectorAll('.mark-line path')].some(p => (p.getAttribute('d') || '').includes('L'));
+}"""
+
+
 def test_start_shows_live_progress_and_stop_saves(app_url, app_workspace, page):
     workspace = Workspace(app_workspace)
     write_mflux_dataset(workspace.dataset_images_dir("browser-mira"), count=4, trigger="mira")
@@ -31,13 +38,16 @@ def test_start_shows_live_progress_and_stop_saves(app_url, app_workspace, page):
         " && document.querySelector('#train-resolution input')?.value === resolution",
         arg=[str(selftest.rank), str(selftest.max_resolution)], timeout=30_000,
     )
+    note = page.locator("#train-preset-note").inner_text()
+    # The note says what the form now has (the memory preset's own blurb says 1024 px; the self-test preset set 64 px).
+    assert "64 px" in note and "1024 px" not in note and f"rank {selftest.rank}" in note
     page.locator("#train-trigger textarea, #train-trigger input").first.fill("mira")
     epochs = page.locator("#train-epochs input")
-    epochs.fill("25")  # 100 steps: long enough to watch and stop
+    epochs.fill("100")  # 400 steps: long enough to watch, reload and stop
     epochs.press("Tab")
     page.locator("#train-check").click()
     page.locator("#train-check-result").get_by_text("Ready to train").wait_for(timeout=60_000)
-    assert "100 steps" in page.locator("#train-check-result").inner_text()
+    assert "400 steps" in page.locator("#train-check-result").inner_text()
 
     page.locator("#train-start").click()
     page.wait_for_function(
@@ -45,8 +55,24 @@ def test_start_shows_live_progress_and_stop_saves(app_url, app_workspace, page):
         timeout=120_000,
     )
     assert "running" in page.locator("#train-progress-text").inner_text()
-    assert page.locator("#train-loss-plot canvas, #train-loss-plot svg").count() > 0
+    # The loss curve draws while the run goes on, without leaving the tab (it used to stay blank with a legend
+    # "series -Infinity" until a tab switch).
+    page.wait_for_function(PLOT_DRAWN, timeout=30_000)
+    log = page.locator("#train-log textarea")
+    assert "\r" not in log.input_value() and "\x1b" not in log.input_value()
     screenshot(page, "train-running")
+
+    # A reload (or a second browser tab) finds the running run selected, the form showing its settings, and Stop works.
+    run_id = training.active_runs(workspace)[0].run_id
+    page.reload()
+    page.get_by_role("tab", name="Train").click()
+    page.wait_for_function("(id) => document.querySelector('#train-run input')?.value.startsWith(id)", arg=run_id,
+                           timeout=30_000)
+    page.wait_for_function("document.querySelector('#train-epochs input')?.value === '100'", timeout=30_000)
+    assert page.locator("#train-model input[value='selftest']").is_checked()
+    assert page.locator("#train-resolution input").input_value() == str(selftest.max_resolution)
+    assert run_id in page.locator("#train-preset-note").inner_text()
+    page.wait_for_function(PLOT_DRAWN, timeout=30_000)
 
     page.locator("#train-stop").click()
     page.wait_for_function(
@@ -55,9 +81,9 @@ def test_start_shows_live_progress_and_stop_saves(app_url, app_workspace, page):
     )
     text = page.locator("#train-progress-text").inner_text()
     screenshot(page, "train-stopped")
-    run = training.list_runs(workspace)[0]
-    assert run.status == "stopped" and run.checkpoints and run.checkpoints[-1] == run.step < 100
-    assert f"step {run.step}/100" in text
+    run = training.status(workspace, run_id)
+    assert run.status == "stopped" and run.checkpoints and run.checkpoints[-1] == run.step < 400
+    assert f"step {run.step}/400" in text
 
 
 def test_raw_json_and_form_stay_in_sync_and_aitoolkit_yaml_imports(app_url, app_workspace, page, tmp_path):
