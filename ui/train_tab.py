@@ -26,6 +26,13 @@ from core.dataset import datasets
 FIELDS = ("dataset", "trigger", "model", "epochs", "batch_size", "learning_rate", "rank", "layers", "max_resolution",
           "quantize", "gradient_checkpointing", "low_ram", "save_every", "preview_every", "seed", "preview_prompts")
 TAB_ID = "tab-train"
+# The log box shows its end: after each new tail and when the tab is opened (a box filled while its tab was hidden
+# has no height to scroll). Gradio's own autoscroll gives up for good once a replaced text moves the scroll up. Not
+# while the person has put the cursor in the box to read or copy.
+SCROLL_LOG_JS = """() => { setTimeout(() => {
+    const box = document.querySelector('#train-log textarea');
+    if (box && document.activeElement !== box) box.scrollTop = box.scrollHeight;
+}, 60); }"""
 LEARNING_RATE_STEP = 1e-6
 QUANTIZE_CHOICES = [("none (full precision)", "none"), ("8 bit", "8"), ("6 bit", "6"), ("5 bit", "5"), ("4 bit", "4"), ("3 bit", "3")]
 
@@ -129,7 +136,7 @@ def layout(ctx: UIContext) -> Widgets:
                              info="The made-up word that calls the character in prompts; the captions should contain it.")
         model = gr.Radio([("FLUX.2 klein Base 4B", "flux2-klein-base-4b"), ("Self-test (tiny)", "selftest")],
                          value="flux2-klein-base-4b", label="Model", elem_id="train-model")
-    with gr.Accordion("Settings", open=True):
+    with gr.Accordion("Settings", open=True, elem_id="train-settings"):
         with gr.Row():
             epochs = gr.Number(value=start_values["epochs"], label="Epochs", precision=0, minimum=1, maximum=100_000, step=1,
                                elem_id="train-epochs")
@@ -378,6 +385,8 @@ def wire(ctx: UIContext, w: Widgets) -> None:
     for event in (ctx.blocks.load, ctx.tab_items[TAB_ID].select):
         event(**lists)
         event(**choices)
+    w.log.change(None, js=SCROLL_LOG_JS)
+    ctx.tab_items[TAB_ID].select(None, js=SCROLL_LOG_JS)
     shared_dataset = ctx.shared.get("dataset")
     if shared_dataset is not None:
         follow(shared_dataset, on.follow_dataset, inputs=shared_dataset, outputs=w.dataset)

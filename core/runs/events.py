@@ -123,25 +123,44 @@ def timeline(events: list[dict]) -> Timeline:
     return line
 
 
-# Terminal control sequences in a worker's output: CSI (colours, cursor moves, line clears: ESC [ ... letter),
-# OSC (titles: ESC ] ... BEL or ESC \) and the other two-character escapes.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\^_]")
+# What a terminal does with a worker's output that matters for reading it back: line feeds, carriage returns
+# (tqdm redraws its bar in place), cursor up/down (tqdm's nested bars: a preview's bar under the training's),
+# line clears; every other escape (colours, titles) is dropped.
+_TOKENS = re.compile(r"(\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\^_]|\r\n|\r|\n)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def clean_log(text: str) -> list[str]:
-    """A terminal's text as a person saw it: each line in its last state (a progress bar redrawn with
-    carriage returns keeps only its latest redraw), colours and cursor codes removed, blank lines dropped."""
-    rows = []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        line = _ANSI.sub("", line)
-        states = [state for state in line.split("\r") if state.strip()]
-        if not states:
+    """A worker's output as its terminal would show it: a progress bar redrawn in place keeps only its latest state
+    (nested bars each keep their own line), colours and other codes removed, blank lines dropped."""
+    rows = [""]
+    row, at_start = 0, True
+    for token in _TOKENS.split(text):
+        if not token:
             continue
-        row = _CONTROL.sub("", states[-1]).rstrip()
-        if row.strip():
-            rows.append(row)
-    return rows
+        if token in ("\n", "\r\n"):
+            row += 1
+            if row == len(rows):
+                rows.append("")
+            at_start = True
+        elif token == "\r":
+            at_start = True
+        elif token.startswith("\x1b["):
+            count = int(token[2:-1]) if token[2:-1].isdigit() else 1
+            if token[-1] == "A":
+                row = max(0, row - count)
+            elif token[-1] == "B":
+                row = min(len(rows) - 1, row + count)
+            elif token[-1] == "K":
+                rows[row] = ""
+        elif token.startswith("\x1b"):
+            continue
+        else:
+            token = _CONTROL.sub("", token)
+            # After a carriage return the new state replaces the old one (tqdm pads each redraw to the bar's width).
+            rows[row] = token if at_start else rows[row] + token
+            at_start = False
+    return [line.rstrip() for line in rows if line.strip()]
 
 
 def log_tail(paths: RunPaths, lines: int = 40) -> str:

@@ -99,17 +99,19 @@ def test_cli_check_explains_problems_and_fails(workspace_dir, cache_dir, workspa
 
 
 def test_the_log_tail_reads_as_a_terminal_shows_it(workspace):
-    """tqdm redraws its bar with carriage returns and colours it with escape codes: the tail keeps each line's last
-    state, without the codes, newest last."""
+    """tqdm redraws its bar with carriage returns, draws a preview's bar under the training's with cursor moves
+    (as mflux's worker log has it) and colours text with escape codes: the tail keeps each bar's last state on its
+    own line, without the codes, newest last."""
     paths = run_paths(workspace, "20260101-000002-log")
     paths.root.mkdir(parents=True)
-    bar = "".join(f"\r{p:3d}%|{'#' * (p // 10):<10}| {p // 10}/10 [00:0{p // 20}<00:05]" for p in range(0, 101, 10))
+    outer = "".join(f"\r{p:3d}%|{'#' * (p // 10):<10}| {p * 16 // 100}/16" for p in (0, 6))
+    nested = "".join(f"\n\r{p:3d}%|{'#' * (p // 10):<10}| {p * 4 // 100}/4\x1b[A" for p in (0, 50, 100))
     paths.worker_log.write_bytes(
-        ("Loading the model\n\x1b[32mINFO\x1b[0m training starts\r\n" + bar + "\x1b[A\x1b[2K\n"
-         "\x1b]0;mflux\x07Saved checkpoint 0000010\n\n").encode()
+        ("Loading the model\n\x1b[32mINFO\x1b[0m training starts\r\n" + outer + nested + "\r 12%|#         | 2/16"
+         + "\n\n\x1b]0;mflux\x07Saved checkpoint 0000010\n\n").encode()
     )
     tail = run_events.log_tail(paths)
-    assert tail.splitlines() == ["Loading the model", "INFO training starts", "100%|##########| 10/10 [00:05<00:05]",
-                                 "Saved checkpoint 0000010"]
+    assert tail.splitlines() == ["Loading the model", "INFO training starts", " 12%|#         | 2/16",
+                                 "100%|##########| 4/4", "Saved checkpoint 0000010"]
     assert "\r" not in tail and "\x1b" not in tail
-    assert run_events.log_tail(paths, lines=2).splitlines()[-1] == "Saved checkpoint 0000010"
+    assert run_events.log_tail(paths, lines=2).splitlines() == ["100%|##########| 4/4", "Saved checkpoint 0000010"]

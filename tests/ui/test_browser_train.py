@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from core.training import config as train_config
@@ -117,3 +119,75 @@ def test_raw_json_and_form_stay_in_sync_and_aitoolkit_yaml_imports(app_url, app_
     page.wait_for_function("document.querySelector('#train-rank input').value === '32'", timeout=20_000)
     assert page.locator("#train-trigger textarea, #train-trigger input").first.input_value() == "m1ra"
     screenshot(page, "train-import")
+
+
+def interrupted_run(workspace, run_id: str) -> str:
+    """A self-test run whose worker died before its first checkpoint (what a closed laptop or a crash leaves)."""
+    import subprocess
+
+    from core import storage
+    from core.runs.paths import run_paths
+    from core.runs.record import RunRecord
+
+    write_mflux_dataset(workspace.dataset_images_dir("browser-lost"), count=4, trigger="lost")
+    plan = train_config.compose(workspace, "browser-lost", "lost", ["selftest"])
+    plan.epochs = 7
+    paths = run_paths(workspace, run_id)
+    paths.root.mkdir(parents=True)
+    storage.write_json(paths.train_json, plan.config(workspace))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    paths.write_record(RunRecord(run_id=run_id, dataset="browser-lost", model="selftest", trigger="lost", status="running",
+                                 pid=dead.pid, worker_started=True, total_steps=28, form=plan.to_dict()))
+    bar = "".join(f"\r{step * 100 // 28:3d}%|{'#' * (step * 10 // 28):<10}| {step}/28" for step in range(12))
+    lines = "".join(f"\x1b[32mstep {step}\x1b[0m done\n" for step in range(60))
+    paths.worker_log.write_bytes((lines + bar + "\nKilled\n").encode())
+    return run_id
+
+
+def test_a_reload_after_a_dead_worker_selects_the_interrupted_run_and_the_form_is_checked_honestly(app_url, app_workspace, page):
+    workspace = Workspace(app_workspace)
+    assert not training.active_runs(workspace)  # the notice's run is chosen when nothing runs
+    run_id = interrupted_run(workspace, "20991231-235959-browser-lost")  # made after the app started
+    page.goto(app_url)
+    page.get_by_role("tab", name="Train").click()
+    notice = page.locator("#train-notice")
+    notice.get_by_text("Interrupted run(s)").wait_for(timeout=30_000)
+    assert f"{run_id} is selected under Run" in notice.inner_text()
+    page.wait_for_function("(id) => document.querySelector('#train-run input')?.value.startsWith(id)", arg=run_id,
+                           timeout=30_000)
+    page.wait_for_function("document.querySelector('#train-epochs input')?.value === '7'", timeout=30_000)
+    assert page.locator("#train-model input[value='selftest']").is_checked()
+    # The worker log's tail reads as the terminal showed it, and the box shows its end.
+    log = page.locator("#train-log textarea")
+    page.wait_for_function("document.querySelector('#train-log textarea')?.value.endsWith('Killed')", timeout=30_000)
+    assert " 39%|###       | 11/28\nKilled" in log.input_value() and "\x1b" not in log.input_value()
+    page.wait_for_function("(() => { const t = document.querySelector('#train-log textarea');"
+                           " return t.scrollHeight > t.clientHeight && t.scrollTop + t.clientHeight >= t.scrollHeight - 4; })()",
+                           timeout=10_000)
+    page.locator("#train-history").click()  # the run history and its diff pickers know the run too
+    page.wait_for_function("(id) => document.querySelector('#train-runs-table')?.textContent.includes(id)", arg=run_id,
+                           timeout=10_000)
+
+    # The learning rate takes 0.0001 as a valid value, and ArrowUp nudges it instead of jumping to 1.
+    rate = page.locator("#train-lr input")
+    rate.fill("0.0001")
+    assert rate.evaluate("input => input.checkValidity()")
+    assert page.locator("#train-settings input:invalid, #train-lr input:invalid").count() == 0
+    rate.press("ArrowUp")
+    assert 0.0001 < float(rate.input_value()) < 0.0002
+    assert rate.evaluate("input => input.checkValidity()")
+    assert page.locator("input[type=number]:invalid").count() == 0
+
+    # The real 4B model on this CPU-only machine, weights not downloaded, no trigger word: a warning, not a tick.
+    page.locator("#train-model input[value='flux2-klein-base-4b']").check()
+    page.locator("#train-trigger textarea, #train-trigger input").first.fill("")
+    page.locator("#train-check").click()
+    result = page.locator("#train-check-result")
+    result.get_by_text("Can start, but read").wait_for(timeout=60_000)
+    text = result.inner_text()
+    assert "✅" not in text and "Ready to train" not in text
+    assert "not downloaded yet" in text and "No trigger word is set" in text
+    if sys.platform != "darwin":  # no Metal GPU here
+        assert "would take days" in text
+    screenshot(page, "train-check-warnings")
