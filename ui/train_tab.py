@@ -338,15 +338,18 @@ class Handlers:
         return gr.update(choices=self.workspace.list_datasets()), gr.update(choices=goals)
 
     # --- live view -------------------------------------------------------------------------
-    def tick(self, run_id):
+    def tick(self, run_id):  # not wrapped: render() shows nothing for a broken run rather than a toast every tick
         return train_runs.render(self.ctx, run_id)
 
+    @user_errors
     def pick_run(self, run_id):
         return (*train_runs.render(self.ctx, run_id)[:4], gr.update(value="latest"))
 
+    @user_errors
     def follow_dataset(self, name):
         return gr.update(choices=self.workspace.list_datasets(), value=name)
 
+    @user_errors
     def dataset_trigger(self, name, current):
         if current or not name:
             return gr.update()

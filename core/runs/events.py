@@ -1,7 +1,7 @@
 """A run's structured progress events: one JSON object per line in RunPaths.events.
 
 Types: `step` (step, total, loss, seconds_per_step, eta_seconds), `checkpoint` (step, path),
-`preview` (step, path, name), `error` (message, todo), `status` (status, message, plus step or
+`preview` (step, path, name, seconds: the time one preview image took), `error` (message, todo), `status` (status, message, plus step or
 resumed_from). The training worker writes them; the UI and the CLI read them. Nothing parses text.
 """
 

@@ -105,3 +105,24 @@ def test_the_preset_note_says_what_the_presets_set_and_what_a_later_one_replaced
     plan = train_config.compose(workspace, "", "", goal)
     note = train_config.preset_note([train_config.get_preset(n) for n in goal], plan)
     assert "75 epoch(s) = 1500 steps (20 images assumed" in note and "4-bit weights" in note and "512 px" in note
+
+
+def test_measured_preview_times_come_from_runs_with_the_same_model_and_preview_shape(workspace):
+    from core import storage
+    from core.runs import events as run_events
+    from core.runs.paths import run_paths
+    from core.runs.record import RunRecord
+    from core.training import runner as training
+
+    plan = train_config.compose(workspace, "", "mira", ["selftest"])
+    plan.preview_every = 4
+    config = plan.config(workspace)
+    for run_id, model, width, seconds in (("20260101-000001-a", "selftest", 64, 7.5), ("20260101-000002-b", "selftest", 128, 99.0),
+                                          ("20260101-000003-c", "flux2-klein-base-4b", 64, 88.0)):
+        paths = run_paths(workspace, run_id)
+        paths.root.mkdir(parents=True)
+        storage.write_json(paths.train_json, {**config, "monitoring": {**config["monitoring"], "preview_width": width}})
+        paths.write_record(RunRecord(run_id=run_id, dataset="mira", model=model, status="completed"))
+        run_events.emit(paths, "preview", step=0, path=f"/x/{run_id}.png", name="p", seconds=seconds)
+        run_events.emit(paths, "preview", step=4, path=f"/x/{run_id}-4.png", name="p")  # an older worker: no time
+    assert training.measured_preview_seconds(workspace, "selftest", config) == [7.5]
