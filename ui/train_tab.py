@@ -1,7 +1,8 @@
 """The Train tab: presets, a form and the raw train.json kept in sync, checks, Start/Stop/Resume, live progress.
 
 Shares ctx.shared["run"] (the selected run's Dropdown); follows ctx.shared["dataset"] when the Dataset tab
-offers one.
+offers one. The run lists are read from disk on page load and on opening the tab (the running run, else an
+interrupted one, else the newest is selected), and the form shows the selected run's settings.
 """
 
 from __future__ import annotations
