@@ -20,17 +20,61 @@ from ui.feedback import user_errors
 RUN_COLUMNS = ["run", "status", "dataset", "model", "steps", "final loss"]
 
 
-def run_choices(ctx: UIContext) -> list[tuple[str, str]]:
+def run_choices(ctx: UIContext, runs: list[training.RunStatus] | None = None) -> list[tuple[str, str]]:
     # No status in the label: it would go stale while the run goes on (the progress line shows it live).
-    return [(f"{run.run_id} · {run.model}", run.run_id) for run in training.list_runs(ctx.workspace)]
+    runs = training.list_runs(ctx.workspace) if runs is None else runs
+    return [(f"{run.run_id} · {run.model}", run.run_id) for run in runs]
 
 
-def runs_table(ctx: UIContext) -> list[list]:
+def runs_table(ctx: UIContext, runs: list[training.RunStatus] | None = None) -> list[list]:
     rows = []
-    for run in training.list_runs(ctx.workspace):
+    for run in training.list_runs(ctx.workspace) if runs is None else runs:
         loss = f"{run.final_loss:.4f}" if run.final_loss is not None else ""
         rows.append([run.run_id, run.status, run.dataset, run.model, f"{run.step}/{run.total}", loss])
     return rows
+
+
+def preferred_run(runs: list[training.RunStatus], current: str | None = None) -> str | None:
+    """The run to select: `current` while it exists, else the running one (then the stopping, then the queued
+    one), else the newest interrupted one (the notice asks to resume it), else the newest."""
+    ids = [run.run_id for run in runs]
+    if current in ids:
+        return current
+    for wanted in ("running", "stopping", "queued", "interrupted"):
+        for run in runs:
+            if run.status == wanted:
+                return run.run_id
+    return ids[0] if ids else None
+
+
+@dataclass
+class RunLists:
+    """What every list of runs on the Train tab shows now, read from disk (the lists built at start go stale)."""
+
+    run: dict  # the Run dropdown's update
+    table: list[list]
+    left: dict
+    right: dict
+    notice: str
+
+    def outputs(self) -> tuple:
+        return self.run, self.table, self.left, self.right, self.notice
+
+
+def run_lists(ctx: UIContext, current: str | None = None, left: str | None = None, right: str | None = None) -> RunLists:
+    """The Run dropdown (keeping `current` while it exists, else the running / interrupted / newest run), the
+    history table, the two diff pickers (keeping their picks) and the interrupted-runs notice."""
+    run_state.reconcile_all(ctx.workspace)  # a worker that died since the last look is marked interrupted first
+    runs = training.list_runs(ctx.workspace)
+    ids = [run.run_id for run in runs]
+    chosen = preferred_run(runs, current)
+    return RunLists(
+        run=gr.update(choices=run_choices(ctx, runs), value=chosen),
+        table=runs_table(ctx, runs),
+        left=gr.update(choices=ids, value=left if left in ids else None),
+        right=gr.update(choices=ids, value=right if right in ids else None),
+        notice=interrupted_notice(runs, chosen),
+    )
 
 
 def progress_html(run: training.RunStatus | None) -> str:
@@ -58,11 +102,19 @@ def progress_html(run: training.RunStatus | None) -> str:
 
 
 def loss_frame(run_id: str | None, ctx: UIContext):
+    """The loss curve (raw and smoothed) of a run, or None while it has no point yet.
+
+    None, never an empty frame: Gradio 6.31's LinePlot builds its Vega spec (the column types, the colour
+    domain) from the first value it gets and later only swaps the data in. An empty frame's columns all read as
+    nominal with no series, so the live curve never drew (legend "series -Infinity") until a tab switch rebuilt
+    the spec. With None the plot area is only created, and the spec built, when the first points arrive."""
     import pandas as pd
 
     if not run_id:
-        return pd.DataFrame({"step": [], "loss": [], "series": []})
+        return None
     line = run_events.timeline(run_events.read_all(run_paths(ctx.workspace, run_id)))
+    if not line.steps:
+        return None
     smooth = line.smoothed()
     return pd.DataFrame({
         "step": line.steps + line.steps,
@@ -106,7 +158,7 @@ class History:
 
 def history_layout(ctx: UIContext) -> History:
     with gr.Accordion("Run history", open=False, elem_id="train-history"):
-        table = gr.Dataframe(headers=RUN_COLUMNS, value=lambda: runs_table(ctx), interactive=False, elem_id="train-runs-table")
+        table = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, elem_id="train-runs-table")  # filled on load
         with gr.Row():
             refresh = gr.Button("Refresh list", size="sm")
             rerun = gr.Button("Re-run selected with changes", size="sm", elem_id="train-rerun")
@@ -124,11 +176,8 @@ class HistoryHandlers:
         self.ctx = ctx
 
     @user_errors
-    def refresh_all(self, current):
-        choices = run_choices(self.ctx)
-        ids = [value for _, value in choices]
-        return (runs_table(self.ctx), gr.update(choices=choices, value=current if current in ids else (ids[0] if ids else None)),
-                gr.update(choices=ids), gr.update(choices=ids))
+    def refresh_all(self, current, left, right):
+        return run_lists(self.ctx, current, left, right).outputs()
 
     @user_errors
     def show_diff(self, a, b):
@@ -147,18 +196,26 @@ class HistoryHandlers:
         return json.dumps(config, indent=2, ensure_ascii=False) if config else ""
 
 
-def wire_history(ctx: UIContext, h: History, run_dropdown: gr.Dropdown) -> None:
+def wire_history(ctx: UIContext, h: History, run_dropdown: gr.Dropdown, notice: gr.Markdown) -> None:
     on = HistoryHandlers(ctx)
-    h.refresh.click(on.refresh_all, inputs=run_dropdown, outputs=[h.table, run_dropdown, h.left, h.right])
+    h.refresh.click(on.refresh_all, inputs=[run_dropdown, h.left, h.right],
+                    outputs=[run_dropdown, h.table, h.left, h.right, notice])
     h.compare.click(on.show_diff, inputs=[h.left, h.right], outputs=h.diff)
     follow(run_dropdown, on.show_config, inputs=run_dropdown, outputs=h.config_view)
 
 
-def interrupted_notice(ctx: UIContext) -> str:
-    """On page load: reconcile runs whose worker died and offer them for resume."""
-    changed = run_state.reconcile_all(ctx.workspace)
-    waiting = [run for run in training.list_runs(ctx.workspace) if run.status == "interrupted"]
-    if not waiting and not changed:
+def interrupted_notice(runs: list[training.RunStatus], selected: str | None) -> str:
+    """The runs whose worker died, offered for resume; says which one the Run list has selected."""
+    waiting = [run for run in runs if run.status == "interrupted"]
+    if not waiting:
         return ""
-    names = ", ".join(run.run_id for run in waiting[:3])
-    return f"⚠️ Interrupted run(s): {names}. Select one under Run and press **Resume** to continue from its last checkpoint."
+    names = ", ".join(run.run_id for run in waiting[:3]) + (f" and {len(waiting) - 3} more" if len(waiting) > 3 else "")
+    if selected in {run.run_id for run in waiting}:
+        where = f"**{selected}** is selected under Run: press **Resume** to continue it"
+    else:
+        where = "select one under Run and press **Resume** to continue it"
+    first = next((run for run in waiting if run.run_id == selected), waiting[0])
+    tail = (" from its last checkpoint." if first.resumable else
+            f". {first.run_id} saved no checkpoint, so it cannot resume: use **Re-run selected with changes** (Run "
+            "history) and Start to train it again.")
+    return f"⚠️ Interrupted run(s): {names}; {where}{tail}"

@@ -1,13 +1,14 @@
 """A run's structured progress events: one JSON object per line in RunPaths.events.
 
 Types: `step` (step, total, loss, seconds_per_step, eta_seconds), `checkpoint` (step, path),
-`preview` (step, path, name), `error` (message, todo), `status` (status, message, plus step or
+`preview` (step, path, name, seconds: the time one preview image took), `error` (message, todo), `status` (status, message, plus step or
 resumed_from). The training worker writes them; the UI and the CLI read them. Nothing parses text.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,14 +123,56 @@ def timeline(events: list[dict]) -> Timeline:
     return line
 
 
+# What a terminal does with a worker's output that matters for reading it back: line feeds, carriage returns
+# (tqdm redraws its bar in place), cursor up/down (tqdm's nested bars: a preview's bar under the training's),
+# line clears; every other escape (colours, titles) is dropped.
+_TOKENS = re.compile(r"(\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\^_]|\r\n|\r|\n)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_log(text: str) -> list[str]:
+    """A worker's output as its terminal would show it: a progress bar redrawn in place keeps only its latest state
+    (nested bars each keep their own line), colours and other codes removed, blank lines dropped."""
+    rows = [""]
+    row, at_start = 0, True
+    for token in _TOKENS.split(text):
+        if not token:
+            continue
+        if token in ("\n", "\r\n"):
+            row += 1
+            if row == len(rows):
+                rows.append("")
+            at_start = True
+        elif token == "\r":
+            at_start = True
+        elif token.startswith("\x1b["):
+            count = int(token[2:-1]) if token[2:-1].isdigit() else 1
+            if token[-1] == "A":
+                row = max(0, row - count)
+            elif token[-1] == "B":
+                row = min(len(rows) - 1, row + count)
+            elif token[-1] == "K":
+                rows[row] = ""
+        elif token.startswith("\x1b"):
+            continue
+        else:
+            token = _CONTROL.sub("", token)
+            # After a carriage return the new state replaces the old one (tqdm pads each redraw to the bar's width).
+            rows[row] = token if at_start else rows[row] + token
+            at_start = False
+    return [line.rstrip() for line in rows if line.strip()]
+
+
 def log_tail(paths: RunPaths, lines: int = 40) -> str:
-    """The last lines of the worker's log (mflux's messages), tqdm redraws collapsed."""
+    """The last lines of the worker's log (mflux's messages) as they would read in a terminal: a progress bar's
+    redraws collapsed into its latest state, terminal codes removed, the newest line last."""
     path = Path(paths.worker_log)
     if not path.is_file():
         return ""
+    size = path.stat().st_size
     with open(path, "rb") as handle:
-        handle.seek(max(0, path.stat().st_size - 64_000))
+        handle.seek(max(0, size - 64_000))
         text = handle.read().decode("utf-8", errors="replace")
-    rows = [row.split("\r")[-1] for row in text.splitlines()]
-
-    return redact("\n".join([r for r in rows if r.strip()][-lines:]))
+    if size > 64_000:
+        text = text.split("\n", 1)[-1]  # the first line was cut by the seek
+    return redact("\n".join(clean_log(text)[-lines:]))

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core import storage
+from core.dataset import preview_prompts
 from core.models import base as models, lora_targets
 from core.training import config as train_config, estimates as train_estimates
 from core.workspace import Workspace
@@ -32,27 +33,48 @@ QUANTIZE = (None, 3, 4, 5, 6, 8)
 MFLUX_MODELS = ("flux2-klein-base-4b",)
 
 
+LONG_RUN_SECONDS = 12 * 3600  # an estimate above this is a warning to read, not a ready-to-go
+
+
 @dataclass
 class Validation:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Warnings that mean "this will not just work as you expect" (a 15 GB download first, days on this machine,
+    # no trigger word): the check is then not "ready", though Start is allowed. Each is also in `warnings`.
+    attention: list[str] = field(default_factory=list)
     images: int = 0
     estimate: train_estimates.Estimate | None = None
 
     @property
     def ok(self) -> bool:
+        """Nothing stops the training from starting."""
         return not self.errors
+
+    @property
+    def ready(self) -> bool:
+        """Nothing stops it and nothing needs reading first: the green tick."""
+        return self.ok and not self.attention
+
+    def warn(self, message: str, *, attention: bool = False) -> None:
+        self.warnings.append(message)
+        if attention:
+            self.attention.append(message)
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["ok"] = self.ok
+        data["ready"] = self.ready
         data["summary"] = self.summary()
         return data
 
     def summary(self) -> str:
         if self.errors:
             return f"{len(self.errors)} problem(s) to fix before training."
-        lines = ["Ready to train."]
+        if self.attention:
+            lines = [f"Can start, but read {len(self.attention)} warning(s) first."]
+        else:
+            lines = ["Ready to train."]
         if self.estimate:
             lines.append(self.estimate.summary())
         return " ".join(lines)
@@ -225,6 +247,7 @@ def validate(
     backend: str | None = None,
     memory_gb: float | None = None,
     history: list[float] | None = None,
+    preview_history: list[float] | None = None,
     use_mflux: bool = True,
 ) -> Validation:
     """Everything that would stop or spoil the training of `plan` (its train.json as `plan.config(workspace,
@@ -239,18 +262,31 @@ def validate(
     result.warnings += readiness.warnings
     result.images = readiness.images
     if not plan.trigger.strip():
-        result.warnings.append("No trigger word is set; you will need one to call the character in prompts.")
+        result.warn("No trigger word is set: without one the LoRA has no word that calls the character in prompts. "
+                    "Type one in 'Trigger word' (a rare made-up word such as m1ra) and put it in the captions.",
+                    attention=True)
     if plan.model == "flux2-klein-base-4b" and not config.get("model_path"):
         if not models.weights_in_cache(models.KLEIN_BASE_4B):
-            result.warnings.append("The FLUX.2 klein Base 4B weights are not downloaded yet: the first run downloads about 15 GB.")
+            result.warn("The FLUX.2 klein Base 4B weights are not downloaded yet: Start first downloads about 15 GB "
+                        "before the first step.", attention=True)
     if backend is None:
         backend = "metal" if sys.platform == "darwin" else "cpu"
-    if backend == "cpu" and plan.model != "selftest":
-        result.warnings.append("This machine has no Metal GPU: training the real 4B model on the CPU would take days. Use the self-test model here.")
+    slow_machine = backend == "cpu" and plan.model != "selftest"
+    if slow_machine:
+        result.warn("This machine has no Metal GPU: training the real 4B model on the CPU would take days. "
+                    "Use the self-test model here.", attention=True)
     if readiness.images:
-        result.estimate = train_estimates.estimate(config, readiness.images, plan.model, backend, history)
+        images_dir = workspace.dataset_images_dir(plan.dataset)
+        prompts = len(plan.preview_prompts) or len(preview_prompts.read(images_dir))
+        result.estimate = train_estimates.estimate(config, readiness.images, plan.model, backend, history,
+                                                   prompt_count=prompts, preview_history=preview_history)
         if result.estimate.iterations == 0:
             result.errors.append("This config trains 0 steps; raise the epochs.")
+        elif result.estimate.eta_seconds[0] >= LONG_RUN_SECONDS and not slow_machine:
+            low, high = result.estimate.eta_seconds
+            result.warn(f"This training would take about {train_estimates.format_duration(low)}–"
+                        f"{train_estimates.format_duration(high)} here. Fewer epochs, a lower resolution or fewer "
+                        "previews make it shorter.", attention=True)
         free = storage.free_bytes(workspace.runs_dir)
         need = result.estimate.checkpoint_bytes + 200_000_000
         if free < need:

@@ -262,6 +262,95 @@ def apply_preset(plan: TrainPlan, preset: Preset, image_count: int | None = None
     return TrainPlan.from_dict(values, raw=config)
 
 
+_MODEL_NAMES = {"selftest": "the self-test model (tiny)", "flux2-klein-base-4b": "FLUX.2 klein Base 4B"}
+
+
+def model_label(model_key: str) -> str:
+    return _MODEL_NAMES.get(model_key, model_key)
+
+
+def _describe_setting(key: str, plan: TrainPlan, image_count: int | None) -> str | None:
+    """One form value in words, as the form now shows it."""
+    value = getattr(plan, key, None)
+    if key == "model":
+        return f"model {model_label(plan.model)}"
+    if key in ("epochs", "target_iterations"):
+        per_epoch = math.ceil((image_count or 20) / max(1, plan.batch_size))
+        where = f"{image_count} images" if image_count else "20 images assumed: pick the dataset first for its own count"
+        return f"{plan.epochs} epoch(s) = {plan.epochs * per_epoch} steps ({where})"
+    if key == "learning_rate":
+        return f"learning rate {plan.learning_rate:g}"
+    if key == "rank":
+        return f"rank {plan.rank}"
+    if key == "layers":
+        return f"layers: {lora_targets.LAYER_CHOICES.get(plan.layers, plan.layers).split(' (')[0].lower()}"
+    if key == "max_resolution":
+        return f"{plan.max_resolution} px"
+    if key == "quantize":
+        return "full-precision weights" if plan.quantize is None else f"{plan.quantize}-bit weights"
+    if key in ("gradient_checkpointing", "low_ram"):
+        return f"{key.replace('_', ' ').replace('ram', 'RAM')} {'on' if value else 'off'}"
+    if key == "save_every":
+        return f"a checkpoint every {plan.save_every} steps"
+    if key == "preview_every":
+        return f"previews every {plan.preview_every} steps" if plan.preview_every else "previews off"
+    if key == "cache_limit_gb":
+        limit = plan.raw.get("cache_limit_gb")
+        return "no memory cache cap" if limit is None else f"memory cache capped at {limit} GB"
+    if key == "seed":
+        return f"seed {plan.seed}"
+    if key == "batch_size":
+        return f"batch size {plan.batch_size}"
+    return None
+
+
+_SETTING_NAMES = {"cache_limit_gb": "memory cache cap", "low_ram": "low RAM", "max_resolution": "resolution",
+                  "quantize": "quantization", "target_iterations": "epochs", "save_every": "checkpoint frequency",
+                  "preview_every": "preview frequency"}
+
+
+def _describe_raw(raw: dict, plan: TrainPlan) -> list[str]:
+    words = []
+    optimizer = raw.get("optimizer") or {}
+    if optimizer.get("lr_schedule") == "cosine":
+        warmup = optimizer.get("lr_warmup_steps")
+        words.append("cosine learning-rate decay" + (f" after {warmup} warm-up steps" if warmup else ""))
+    if not plan.preview_every:
+        return words
+    if "steps" in raw:
+        words.append(f"{raw['steps']} sampling steps per preview")
+    monitoring = raw.get("monitoring") or {}
+    if monitoring.get("preview_width") and monitoring.get("preview_height"):
+        words.append(f"previews {monitoring['preview_width']}x{monitoring['preview_height']} px")
+    return words
+
+
+def preset_note(presets: list[Preset], plan: TrainPlan, image_count: int | None = None) -> str:
+    """What applying `presets` (in order) set in the form, in words, from the values the form now has: each
+    preset's settings that a later one did not replace, and which ones it replaced."""
+    parts = []
+    later_keys: set[str] = set()
+    described = []
+    for preset in reversed(presets):
+        settings = {k: v for k, v in preset.settings.items() if k != "raw"}
+        keys = list(settings)
+        if "target_iterations" in keys and "epochs" in keys:
+            keys.remove("target_iterations")
+        kept = [k for k in keys if k not in later_keys and not (k == "target_iterations" and "epochs" in later_keys)]
+        replaced = [k for k in keys if k not in kept]
+        words = [w for w in (_describe_setting(k, plan, image_count) for k in kept) if w]
+        words += _describe_raw(preset.settings.get("raw") or {}, plan)
+        described.append((preset, words, replaced))
+        later_keys |= set(keys) | ({"epochs"} if "target_iterations" in keys else set())
+    for preset, words, replaced in reversed(described):
+        text = f"**{preset.label}**: " + (", ".join(words) if words else "nothing left of its own")
+        if replaced:
+            names = ", ".join(sorted({_SETTING_NAMES.get(k, k.replace("_", " ")) for k in replaced}))
+            text += f" (its {names} replaced by the preset after it)"
+        parts.append(text)
+    return "Applied, in order (a later preset wins): " + " · ".join(parts) + "."
+
+
 def deep_merge(base: dict, overlay: dict) -> dict:
     out = copy.deepcopy(base)
     for key, value in overlay.items():

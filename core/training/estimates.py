@@ -1,7 +1,9 @@
 """Rough figures shown before a run starts: time per step, an ETA band, checkpoint sizes, peak memory.
 
 Honest bands, not promises: the per-step times are scaled from mflux's published numbers (an M4 Pro
-for generation, an H100 for training) and, once this machine has trained, from its own past runs.
+for generation, an H100 for training) and, once this machine has trained, from its own past runs. The
+previews mflux renders during a run (one image per preview prompt at step 0 and every N steps, each a
+full generation of `steps` sampling steps) are counted too: on a small run they take most of the time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ CPU_SECONDS_1024 = (600.0, 1800.0)  # no GPU: only the self-test model is practi
 CHECKPOINTING_FACTOR = 1.35
 QUANTIZED_FACTOR = 1.15
 LOW_RAM_FACTOR = 1.1
+# One preview image: seconds per sampling step at 1024x1024 (guidance > 1 doubles the passes) and a fixed part
+# (prompt encoding, the optimizer offload mflux does around previews, the VAE decode). mflux's own figure on an
+# M4 Pro: 1024x1024, 4 steps, about 27 s.
+MAC_PREVIEW_STEP_1024 = (3.0, 7.0)
+CPU_PREVIEW_STEP_1024 = (300.0, 900.0)
+PREVIEW_FIXED = {"metal": (3.0, 10.0), "cpu": (30.0, 120.0)}
+SELFTEST_PREVIEW = (4.0, 30.0)  # the tiny model: prompt encoding to 512 tokens, a small VAE, the offload
 
 # Layer shapes of the real klein 4B (hidden 3072, MLP 9216 with a gated input) for size estimates.
 _HIDDEN = 3072
@@ -41,15 +50,23 @@ class Estimate:
     checkpoint_count: int
     checkpoint_bytes: int
     basis: str
+    preview_count: int = 0  # preview images mflux renders in the run (step 0 and every N steps, one per prompt)
+    preview_seconds: tuple[float, float] = (0.0, 0.0)  # one preview image (low, high)
+    preview_basis: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def summary(self) -> str:
         low, high = self.eta_seconds
+        previews = ""
+        if self.preview_count:
+            each_low, each_high = self.preview_seconds
+            previews = (f" · including {self.preview_count} preview image(s) at about "
+                        f"{format_duration(each_low)}–{format_duration(each_high)} each ({self.preview_basis})")
         return (
             f"{self.iterations} steps · about {format_duration(low)}–{format_duration(high)} "
-            f"({self.basis}) · {self.checkpoint_count} checkpoints, ~{self.checkpoint_bytes / 1e9:.1f} GB"
+            f"({self.basis}){previews} · {self.checkpoint_count} checkpoints, ~{self.checkpoint_bytes / 1e9:.1f} GB"
         )
 
 
@@ -115,7 +132,54 @@ def seconds_per_step(config: dict, backend: str, history: list[float] | None = N
     return (low * factor, high * factor), basis
 
 
-def estimate(config: dict, image_count: int, model_key: str, backend: str, history: list[float] | None = None) -> Estimate:
+def preview_count(config: dict, total_steps: int, prompt_count: int, from_step: int = 0) -> int:
+    """Preview images mflux renders after `from_step` in a run of `total_steps`: one per prompt (at least one: mflux
+    falls back to the first caption) at step 0 (a fresh start only) and at every multiple of the preview frequency."""
+    monitoring = config.get("monitoring")
+    if not isinstance(monitoring, dict):
+        return 0
+    try:
+        every = int(monitoring.get("generate_image_frequency") or 0)
+    except (TypeError, ValueError):
+        return 0
+    if every < 1:
+        return 0
+    moments = total_steps // every - max(0, from_step) // every + (1 if from_step <= 0 else 0)
+    return max(0, moments) * max(1, prompt_count)
+
+
+def previews_left(every: int | None, prompt_count: int, step: int, total: int) -> int:
+    """Preview images still to come in a running training at `step` of `total` (previews every `every` steps)."""
+    if not every or every < 1:
+        return 0
+    return max(0, total // every - max(0, step) // every) * max(1, prompt_count)
+
+
+def preview_seconds(config: dict, backend: str, model_key: str,
+                    history: list[float] | None = None) -> tuple[tuple[float, float], str]:
+    """Seconds for one preview image (low, high): this machine's measured previews when there are some, else
+    scaled from the preview size and its sampling steps."""
+    if history:
+        median = statistics.median(history)
+        return (median * 0.8, median * 1.25), "measured on this machine"
+    if model_key == "selftest":
+        return SELFTEST_PREVIEW, "self-test model"
+    monitoring = config.get("monitoring") or {}
+    try:
+        area = float(monitoring.get("preview_width") or 1024) * float(monitoring.get("preview_height") or 1024) / 1024 ** 2
+        sampling = max(1, int(config.get("steps") or 1))
+        guidance = float(config.get("guidance") or 1.0)
+    except (TypeError, ValueError):
+        area, sampling, guidance = 1.0, 1, 1.0
+    per_step = MAC_PREVIEW_STEP_1024 if backend == "metal" else CPU_PREVIEW_STEP_1024
+    passes = sampling * area * (2 if guidance > 1 else 1)
+    fixed = PREVIEW_FIXED.get(backend, PREVIEW_FIXED["cpu"])
+    basis = "typical for an M4 Pro" if backend == "metal" else "CPU only: very slow"
+    return (per_step[0] * passes + fixed[0], per_step[1] * passes + fixed[1]), basis
+
+
+def estimate(config: dict, image_count: int, model_key: str, backend: str, history: list[float] | None = None,
+             *, prompt_count: int = 1, preview_history: list[float] | None = None) -> Estimate:
     steps = iterations(config, image_count)
     per_step, basis = seconds_per_step(config, backend, history if model_key != "selftest" or history else None)
     if model_key == "selftest" and not history:
@@ -126,13 +190,18 @@ def estimate(config: dict, image_count: int, model_key: str, backend: str, histo
         frequency = 1
     count = steps // frequency + (0 if steps % frequency == 0 else 1) + (1 if config.get("monitoring") else 0)
     size = checkpoint_bytes((config.get("lora_layers") or {}).get("targets") or [], model_key)
+    previews = preview_count(config, steps, prompt_count)
+    each, each_basis = preview_seconds(config, backend, model_key, preview_history) if previews else ((0.0, 0.0), "")
     return Estimate(
         iterations=steps,
         seconds_per_step=(round(per_step[0], 2), round(per_step[1], 2)),
-        eta_seconds=(per_step[0] * steps, per_step[1] * steps),
+        eta_seconds=(per_step[0] * steps + each[0] * previews, per_step[1] * steps + each[1] * previews),
         checkpoint_count=count,
         checkpoint_bytes=size * count,
         basis=basis,
+        preview_count=previews,
+        preview_seconds=(round(each[0], 1), round(each[1], 1)),
+        preview_basis=each_basis,
     )
 
 

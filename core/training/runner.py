@@ -117,6 +117,27 @@ def measured_seconds_per_step(workspace: Workspace, model: str, resolution: int 
     return found
 
 
+def measured_preview_seconds(workspace: Workspace, model: str, config: dict) -> list[float]:
+    """Seconds per preview image of this machine's past runs with the same model, preview size and sampling
+    steps as `config` (for the ETA; the worker records each preview's time)."""
+    def shape(train_json: dict) -> tuple:
+        monitoring = train_json.get("monitoring") or {}
+        return monitoring.get("preview_width"), monitoring.get("preview_height"), train_json.get("steps")
+
+    wanted = shape(config)
+    found: list[float] = []
+    for run in list_runs(workspace)[:20]:
+        if run.model != model:
+            continue
+        paths = run_paths(workspace, run.run_id)
+        train_json = storage.read_json(paths.train_json)
+        if not isinstance(train_json, dict) or shape(train_json) != wanted:
+            continue
+        found += [float(e["seconds"]) for e in run_events.read_all(paths)
+                  if e.get("type") == "preview" and isinstance(e.get("seconds"), (int, float)) and e["seconds"] > 0]
+    return found[-50:]
+
+
 def dataset_fingerprint(images_dir: Path) -> dict:
     """The image names, sizes and caption hashes the run was started with."""
     items = []

@@ -7,10 +7,10 @@ structured events to the run folder. It never parses mflux's text: it wraps four
 - `Iterator.__next__`: the step boundary. A `stop.request` file there raises mflux's
   StopTrainingException, and TrainingRunner saves a checkpoint for the current step.
 - `TrainingTrainer._step_is_finite(loss)`: sees each step's loss (mflux evaluates it right after).
-- `TrainingState.should_save`: called once per finished step, after the optimizer update: the
-  `step` event (step, total, loss, seconds per step, ETA).
+- `TrainingState.should_save`: called once per finished step, after the optimizer update and any
+  previews: the `step` event (step, total, loss, seconds per step, ETA with the previews still to come).
 - `TrainingState.save` / `TrainingTrainer._generate_previews_with_optimizer_offload`: the
-  `checkpoint` and `preview` events, after the files exist.
+  `checkpoint` and `preview` events (with the seconds each preview image took), after the files exist.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from core.errors import describe, TrainingDataChanged, TrainingDiskFull, Trainin
 from core.runs import events as run_events, state as run_state
 from core.runs.paths import RunPaths
 from core.runs.record import RunRecord
+from core.training import estimates as train_estimates
 from core.workspace import Workspace
 from core import jobs
 from core.models import base as models
@@ -42,17 +43,49 @@ def say(line: str) -> None:
 
 
 class StopWatch:
-    """Per-step timing with a smoothed seconds-per-step for the ETA."""
+    """Per-step timing with a smoothed seconds-per-step, and per-preview-image timing, for the ETA.
 
-    def __init__(self) -> None:
+    Preview rendering is timed apart (`paused`) so a step that renders previews does not count them as step time;
+    the ETA adds the previews still to come at their own measured cost."""
+
+    def __init__(self, preview_seconds: float | None = None) -> None:
         self.last = time.perf_counter()
+        self.paused = 0.0
         self.seconds_per_step: float | None = None
+        self.seconds_per_preview: float | None = preview_seconds
+
+    def restart(self) -> None:
+        self.last = time.perf_counter()
+        self.paused = 0.0
 
     def lap(self) -> float:
         now = time.perf_counter()
-        elapsed, self.last = now - self.last, now
+        elapsed = max(0.0, now - self.last - self.paused)
+        self.last, self.paused = now, 0.0
         self.seconds_per_step = elapsed if self.seconds_per_step is None else 0.7 * self.seconds_per_step + 0.3 * elapsed
         return elapsed
+
+    def previews_took(self, seconds: float, images: int) -> float:
+        """Record one round of previews; returns the seconds per image."""
+        self.paused += seconds
+        each = seconds / max(1, images)
+        self.seconds_per_preview = each if self.seconds_per_preview is None else 0.5 * self.seconds_per_preview + 0.5 * each
+        return each
+
+    def eta(self, step: int, total: int, preview_every: int | None, prompt_count: int) -> float | None:
+        if not self.seconds_per_step:
+            return None
+        eta = self.seconds_per_step * max(0, total - step)
+        if self.seconds_per_preview:
+            eta += self.seconds_per_preview * train_estimates.previews_left(preview_every, prompt_count, step, total)
+        return eta
+
+
+def earlier_preview_seconds(paths: RunPaths) -> float | None:
+    """The per-image preview time measured before a resume (the step-0 previews are not rendered again)."""
+    measured = [e["seconds"] for e in run_events.read_all(paths)
+                if e.get("type") == "preview" and isinstance(e.get("seconds"), (int, float))]
+    return measured[-1] if measured else None
 
 
 class _AtomicZipModule:
@@ -98,7 +131,7 @@ def install_hooks(paths: RunPaths) -> None:
     from mflux.models.common.training.trainer import TrainingTrainer
     from mflux.utils.exceptions import StopTrainingException
 
-    watch = StopWatch()
+    watch = StopWatch(earlier_preview_seconds(paths))
     seen = {"loss": None, "first": True}
 
     original_next = Iterator.__next__
@@ -107,7 +140,7 @@ def install_hooks(paths: RunPaths) -> None:
         if paths.stop_request.exists():
             raise StopTrainingException(f"Stopped by request at step {self.num_iterations}")
         if seen["first"]:
-            watch.last = time.perf_counter()  # do not count model loading and step-0 previews
+            watch.restart()  # do not count model loading and step-0 previews
             seen["first"] = False
             paths.update_record(status_message="Training.")
         return original_next(self)
@@ -125,10 +158,14 @@ def install_hooks(paths: RunPaths) -> None:
         step, total = self.iterator.num_iterations, self.iterator.total_number_of_steps()
         watch.lap()
         per_step = watch.seconds_per_step
+        monitoring = training_spec.monitoring
+        every = monitoring.generate_image_frequency if monitoring is not None else None
+        prompts = len(monitoring.preview_prompts or []) if monitoring is not None else 0
+        eta = watch.eta(step, total, every, prompts)
         run_events.emit(
             paths, "step", step=step, total=total, loss=seen["loss"],
             seconds_per_step=round(per_step, 4) if per_step else None,
-            eta_seconds=round(per_step * max(0, total - step), 1) if per_step else None,
+            eta_seconds=round(eta, 1) if eta is not None else None,
         )
         return original_should_save(self, training_spec)
 
@@ -149,13 +186,16 @@ def install_hooks(paths: RunPaths) -> None:
     original_previews = TrainingTrainer._generate_previews_with_optimizer_offload
 
     def previews(adapter, training_spec, training_state):
+        began = time.perf_counter()
         original_previews(adapter, training_spec, training_state)
+        took = time.perf_counter() - began
         step = training_state.iterator.num_iterations
         folder = Path(training_spec.checkpoint.output_path) / "preview"
-        for image in sorted(folder.glob(f"{step:07d}_preview_image_*.png")):
+        images = sorted(folder.glob(f"{step:07d}_preview_image_*.png"))
+        each = watch.previews_took(took, len(images))  # preview time is not step time; the ETA adds it apart
+        for image in images:
             name = image.stem.split("_preview_image_", 1)[-1]
-            run_events.emit(paths, "preview", step=step, path=str(image.resolve()), name=name)
-        watch.last = time.perf_counter()  # preview time is not step time
+            run_events.emit(paths, "preview", step=step, path=str(image.resolve()), name=name, seconds=round(each, 2))
 
     training_state_module.zipfile = _AtomicZipModule()
     Iterator.__next__ = next_batch

@@ -96,3 +96,22 @@ def test_cli_check_explains_problems_and_fails(workspace_dir, cache_dir, workspa
     assert code == 1 and data["error"].startswith("There is no run named 'nope'.")
     code, data, _ = run_cli(["train", "start", "ghost", "--model", "selftest"], cli_env(workspace_dir, cache_dir))
     assert code == 1 and "no dataset named 'ghost'" in data["error"] and "nothing was started" in data["error"]
+
+
+def test_the_log_tail_reads_as_a_terminal_shows_it(workspace):
+    """tqdm redraws its bar with carriage returns, draws a preview's bar under the training's with cursor moves
+    (as mflux's worker log has it) and colours text with escape codes: the tail keeps each bar's last state on its
+    own line, without the codes, newest last."""
+    paths = run_paths(workspace, "20260101-000002-log")
+    paths.root.mkdir(parents=True)
+    outer = "".join(f"\r{p:3d}%|{'#' * (p // 10):<10}| {p * 16 // 100}/16" for p in (0, 6))
+    nested = "".join(f"\n\r{p:3d}%|{'#' * (p // 10):<10}| {p * 4 // 100}/4\x1b[A" for p in (0, 50, 100))
+    paths.worker_log.write_bytes(
+        ("Loading the model\n\x1b[32mINFO\x1b[0m training starts\r\n" + outer + nested + "\r 12%|#         | 2/16"
+         + "\n\n\x1b]0;mflux\x07Saved checkpoint 0000010\n\n").encode()
+    )
+    tail = run_events.log_tail(paths)
+    assert tail.splitlines() == ["Loading the model", "INFO training starts", " 12%|#         | 2/16",
+                                 "100%|##########| 4/4", "Saved checkpoint 0000010"]
+    assert "\r" not in tail and "\x1b" not in tail
+    assert run_events.log_tail(paths, lines=2).splitlines() == ["100%|##########| 4/4", "Saved checkpoint 0000010"]
