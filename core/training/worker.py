@@ -178,10 +178,11 @@ def install_hooks(paths: RunPaths) -> None:
         started = time.perf_counter()
         original_save(self, adapter, training_spec)
         seen["saved"] = step
+        took = time.perf_counter() - started
+        watch.paused += took  # saving time is not step time
         path = Path(training_spec.checkpoint.output_path) / "checkpoints" / f"{step:07d}_checkpoint.zip"
-        say(f"Saved the checkpoint of step {step} in {time.perf_counter() - started:.1f} s.")
+        say(f"Saved the checkpoint of step {step} in {took:.1f} s.")
         run_events.emit(paths, "checkpoint", step=step, path=str(path.resolve()))
-        watch.last = time.perf_counter()  # saving time is not step time
 
     original_previews = TrainingTrainer._generate_previews_with_optimizer_offload
 
