@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import importlib.metadata
 import platform
 import subprocess
@@ -120,6 +122,12 @@ def pinned_revision(repo: str) -> str | None:
     except ImportError:
         return None
     return ModelRevisions.get(repo)
+
+
+@functools.lru_cache(maxsize=1)
+def backend() -> str:
+    """Where MLX computes on this machine: "metal", "cuda" or "cpu" (or "missing"); imports mlx once."""
+    return mlx_status()[1]
 
 
 def weights_in_cache(repo: str) -> bool:

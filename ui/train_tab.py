@@ -21,7 +21,6 @@ from core.models.lora_targets import LAYER_CHOICES
 from ui import train_runs
 from ui.context import follow, UIContext
 from ui.feedback import user_errors
-from core.models import selftest_model
 from core.dataset import datasets
 
 FIELDS = ("dataset", "trigger", "model", "epochs", "batch_size", "learning_rate", "rank", "layers", "max_resolution",
@@ -265,14 +264,7 @@ class Handlers:
     @user_errors
     def run_check(self, config_json, *values):
         form = self.current(config_json, values)
-        if form.model == "selftest":
-            selftest_model.ensure(self.ctx.settings.cache_dir)
-        history_speeds = training.measured_seconds_per_step(self.workspace, form.model, form.max_resolution)
-        config = form.config(self.workspace, self.ctx.settings.cache_dir)
-        preview_speeds = training.measured_preview_seconds(self.workspace, form.model, config)
-        result = train_checks.validate(form, self.workspace, cache_dir=self.ctx.settings.cache_dir, memory_gb=self.memory_gb,
-                                       history=history_speeds, preview_history=preview_speeds)
-        return check_markdown(result)
+        return check_markdown(training.check(self.workspace, self.ctx.settings, form, memory_gb=self.memory_gb))
 
     def starter(self, queue: bool):
         @user_errors

@@ -10,12 +10,10 @@ from core.progress import Progress
 from core import storage
 from core.training import (
     aitoolkit as aitoolkit_import,
-    checks as train_checks,
     config as train_config,
     runner as training,
 )
 from core.errors import AppError
-from core.models import selftest_model
 from core.training.estimates import format_duration
 
 
@@ -78,9 +76,7 @@ def _build(context: Context):
 
 def run_check(context: Context) -> Outcome:
     plan, notes = _build(context)
-    if plan.model == "selftest":
-        selftest_model.ensure(context.settings.cache_dir)
-    validation = train_checks.validate(plan, context.workspace, cache_dir=context.settings.cache_dir)
+    validation = training.check(context.workspace, context.settings, plan)
     config = plan.config(context.workspace, context.settings.cache_dir)
     lines = [validation.summary()] + [f"Problem: {e}" for e in validation.errors] + [f"Warning: {w}" for w in validation.warnings]
     lines += [f"Import: {n}" for n in notes]

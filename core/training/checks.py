@@ -9,11 +9,10 @@ checkpoints and whether the memory preset fits this machine.
 from __future__ import annotations
 
 import difflib
-import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from core import storage
+from core import storage, system
 from core.dataset import preview_prompts
 from core.models import base as models, lora_targets
 from core.training import config as train_config, estimates as train_estimates
@@ -270,11 +269,11 @@ def validate(
             result.warn("The FLUX.2 klein Base 4B weights are not downloaded yet: Start first downloads about 15 GB "
                         "before the first step.", attention=True)
     if backend is None:
-        backend = "metal" if sys.platform == "darwin" else "cpu"
-    slow_machine = backend == "cpu" and plan.model != "selftest"
+        backend = system.backend()
+    slow_machine = backend not in ("metal", "cuda") and plan.model != "selftest"
     if slow_machine:
-        result.warn("This machine has no Metal GPU: training the real 4B model on the CPU would take days. "
-                    "Use the self-test model here.", attention=True)
+        result.warn("This machine's MLX has no GPU (neither Metal nor CUDA): training the real 4B model on the CPU "
+                    "would take days. Use the self-test model here.", attention=True)
     if readiness.images:
         images_dir = workspace.dataset_images_dir(plan.dataset)
         prompts = len(plan.preview_prompts) or len(preview_prompts.read(images_dir))

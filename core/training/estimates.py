@@ -15,9 +15,14 @@ from core import system
 from core.models import lora_targets
 from core.training.config import iterations
 
-# Seconds per iteration at 1024x1024, rank 16, batch 1, on an M4 Pro class Mac (low, high).
+# Seconds per iteration at 1024x1024, rank 16, batch 1, without gradient checkpointing (low, high): an M4 Pro class
+# Mac; an NVIDIA GPU through MLX's CUDA backend (measured on one H100, FACTS.md 3b/3c: 0.29-0.37 s at 512 px,
+# 1.14-1.17 s at 1024 px with checkpointing; the high end leaves room for smaller cards).
 MAC_SECONDS_1024 = (6.0, 12.0)
+CUDA_SECONDS_1024 = (0.8, 2.4)
 CPU_SECONDS_1024 = (600.0, 1800.0)  # no GPU: only the self-test model is practical
+SECONDS_1024 = {"metal": MAC_SECONDS_1024, "cuda": CUDA_SECONDS_1024}
+BASIS = {"metal": "typical for an M4 Pro", "cuda": "typical for an NVIDIA GPU (CUDA)"}
 CHECKPOINTING_FACTOR = 1.35
 QUANTIZED_FACTOR = 1.15
 LOW_RAM_FACTOR = 1.1
@@ -25,8 +30,10 @@ LOW_RAM_FACTOR = 1.1
 # (prompt encoding, the optimizer offload mflux does around previews, the VAE decode). mflux's own figure on an
 # M4 Pro: 1024x1024, 4 steps, about 27 s.
 MAC_PREVIEW_STEP_1024 = (3.0, 7.0)
+CUDA_PREVIEW_STEP_1024 = (0.1, 0.5)  # H100: 0.09 s a step at guidance 1, 0.17 s at guidance 4 (FACTS.md 3b)
 CPU_PREVIEW_STEP_1024 = (300.0, 900.0)
-PREVIEW_FIXED = {"metal": (3.0, 10.0), "cpu": (30.0, 120.0)}
+PREVIEW_STEP_1024 = {"metal": MAC_PREVIEW_STEP_1024, "cuda": CUDA_PREVIEW_STEP_1024}
+PREVIEW_FIXED = {"metal": (3.0, 10.0), "cuda": (2.0, 10.0), "cpu": (30.0, 120.0)}
 SELFTEST_PREVIEW = (4.0, 30.0)  # the tiny model: prompt encoding to 512 tokens, a small VAE, the offload
 
 # Layer shapes of the real klein 4B (hidden 3072, MLP 9216 with a gated input) for size estimates.
@@ -115,7 +122,7 @@ def seconds_per_step(config: dict, backend: str, history: list[float] | None = N
     if history:
         median = statistics.median(history)
         return (median * 0.85, median * 1.2), "measured on this machine"
-    low, high = MAC_SECONDS_1024 if backend == "metal" else CPU_SECONDS_1024
+    low, high = SECONDS_1024.get(backend, CPU_SECONDS_1024)
     resolution = config.get("max_resolution") or 1024
     try:
         scale = (float(resolution) / 1024) ** 2
@@ -128,8 +135,7 @@ def seconds_per_step(config: dict, backend: str, history: list[float] | None = N
         factor *= QUANTIZED_FACTOR
     if config.get("low_ram"):
         factor *= LOW_RAM_FACTOR
-    basis = "typical for an M4 Pro" if backend == "metal" else "CPU only: very slow"
-    return (low * factor, high * factor), basis
+    return (low * factor, high * factor), BASIS.get(backend, "CPU only: very slow")
 
 
 def preview_count(config: dict, total_steps: int, prompt_count: int, from_step: int = 0) -> int:
@@ -171,11 +177,10 @@ def preview_seconds(config: dict, backend: str, model_key: str,
         guidance = float(config.get("guidance") or 1.0)
     except (TypeError, ValueError):
         area, sampling, guidance = 1.0, 1, 1.0
-    per_step = MAC_PREVIEW_STEP_1024 if backend == "metal" else CPU_PREVIEW_STEP_1024
+    per_step = PREVIEW_STEP_1024.get(backend, CPU_PREVIEW_STEP_1024)
     passes = sampling * area * (2 if guidance > 1 else 1)
     fixed = PREVIEW_FIXED.get(backend, PREVIEW_FIXED["cpu"])
-    basis = "typical for an M4 Pro" if backend == "metal" else "CPU only: very slow"
-    return (per_step[0] * passes + fixed[0], per_step[1] * passes + fixed[1]), basis
+    return (per_step[0] * passes + fixed[0], per_step[1] * passes + fixed[1]), BASIS.get(backend, "CPU only: very slow")
 
 
 def estimate(config: dict, image_count: int, model_key: str, backend: str, history: list[float] | None = None,

@@ -107,6 +107,19 @@ def active_runs(workspace: Workspace) -> list[RunStatus]:
     return [run for run in list_runs(workspace) if run.active]
 
 
+def check(workspace: Workspace, settings: Settings, plan: train_config.TrainPlan, *,
+          memory_gb: float | None = None) -> train_checks.Validation:
+    """The Check of `plan` on this machine: its MLX backend, and the speeds its earlier runs measured (steps of the
+    same model and resolution, preview images of the same size) for the ETA. The page, the CLI and Start use it."""
+    if plan.model == "selftest":
+        selftest_model.ensure(settings.cache_dir)
+    config = plan.config(workspace, settings.cache_dir)
+    return train_checks.validate(
+        plan, workspace, cache_dir=settings.cache_dir, memory_gb=memory_gb,
+        history=measured_seconds_per_step(workspace, plan.model, plan.max_resolution),
+        preview_history=measured_preview_seconds(workspace, plan.model, config))
+
+
 def measured_seconds_per_step(workspace: Workspace, model: str, resolution: int | None) -> list[float]:
     """Seconds per step of this machine's past runs with the same model and resolution (for the ETA)."""
     found = []
@@ -162,9 +175,7 @@ def start(
     workspace.ensure()
     run_state.reconcile_all(workspace)
     config = plan.config(workspace, settings.cache_dir)
-    if plan.model == "selftest":
-        selftest_model.ensure(settings.cache_dir)
-    validation = train_checks.validate(plan, workspace, cache_dir=settings.cache_dir)
+    validation = check(workspace, settings, plan)
     if validation.errors:
         more = f" ({len(validation.errors) - 1} more problem(s) in the check.)" if len(validation.errors) > 1 else ""
         raise TrainingError(validation.errors[0] + more, "Fix it and press Start again; nothing was started.")

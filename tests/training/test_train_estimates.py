@@ -126,3 +126,37 @@ def test_measured_preview_times_come_from_runs_with_the_same_model_and_preview_s
         run_events.emit(paths, "preview", step=0, path=f"/x/{run_id}.png", name="p", seconds=seconds)
         run_events.emit(paths, "preview", step=4, path=f"/x/{run_id}-4.png", name="p")  # an older worker: no time
     assert training.measured_preview_seconds(workspace, "selftest", config) == [7.5]
+
+
+def test_a_cuda_gpu_is_not_taken_for_a_cpu(workspace, cache_dir):
+    """Linux with MLX's CUDA backend: no "would take days" warning, and a band that holds the H100's measured
+    0.29-0.37 s a step at 512 px, rank 16 (FACTS.md 3b/3c)."""
+    write_mflux_dataset(workspace.dataset_images_dir("mira"), count=4, trigger="mira")
+    plan = train_config.compose(workspace, "mira", "mira", ["memory-64gb", "goal-character-likeness"])
+    plan.max_resolution, plan.rank, plan.gradient_checkpointing = 512, 16, False
+    on_cuda = train_checks.validate(plan, workspace, cache_dir=cache_dir, backend="cuda", use_mflux=False)
+    assert not any("would take days" in w for w in on_cuda.warnings)
+    low, high = on_cuda.estimate.seconds_per_step
+    assert low <= 0.29 and 0.37 <= high < 5 and "CUDA" in on_cuda.estimate.basis
+    on_cpu = train_checks.validate(plan, workspace, cache_dir=cache_dir, backend="cpu", use_mflux=False)
+    assert any("would take days" in w for w in on_cpu.warnings) and on_cpu.estimate.seconds_per_step[0] > 100
+
+
+def test_the_cli_check_uses_the_speeds_this_machine_measured(workspace, settings, cache_dir, selftest_model_dir):
+    from core.runs import events as run_events
+    from core.runs.paths import run_paths
+    from core.runs.record import RunRecord
+    from tests.support.env import cli_env, run_cli
+
+    write_mflux_dataset(workspace.dataset_images_dir("mira"), count=4, trigger="mira")
+    paths = run_paths(workspace, "20260101-000001-earlier")
+    paths.root.mkdir(parents=True)
+    paths.write_record(RunRecord(run_id=paths.run_id, dataset="mira", model="selftest", status="completed", max_resolution=64))
+    run_events.emit(paths, "step", step=1, total=2, loss=0.5, seconds_per_step=2.5)
+    run_events.emit(paths, "step", step=2, total=2, loss=0.4, seconds_per_step=2.5)
+    code, data, _ = run_cli(["train", "check", "mira", "--preset", "selftest", "--trigger", "mira"],
+                            cli_env(settings.workspace, cache_dir))
+    assert code == 0, data
+    assert data["estimate"]["basis"] == "measured on this machine"
+    low, high = data["estimate"]["seconds_per_step"]
+    assert low < 2.5 < high
