@@ -130,30 +130,39 @@ def walk(walk_app, page, tmp_path):
     page.wait_for_function("document.querySelector('#train-resolution input').value === '64'", timeout=30_000)
     field(page, "train-trigger").fill("mira")
     epochs = page.locator("#train-epochs input")
-    epochs.fill("3")  # 4 images x 3 epochs = 12 steps, a checkpoint every 2
+    epochs.fill("6")  # 4 images x 6 epochs = 24 steps, a checkpoint every 2: time to reload before Stop
     epochs.press("Tab")
     page.locator("#train-check").click()
     page.locator("#train-check-result").get_by_text("Ready to train").wait_for(timeout=60_000)
-    assert "12 steps" in page.locator("#train-check-result").inner_text()
+    assert "24 steps" in page.locator("#train-check-result").inner_text()
     page.locator("#train-start").click()
     progress_is(page, "Number(p.dataset.step) >= 2", 240_000)
     assert page.locator("#train-loss-plot canvas, #train-loss-plot svg").count() > 0
+    # Reload in the middle: the running run is selected again, its settings are in the form, and Stop reaches it.
+    running = training.active_runs(workspace)[0].run_id
+    page.reload()
+    page.locator("#app-header").get_by_text("MLX", exact=False).wait_for()
+    page.get_by_role("tab", name="Train").click()
+    page.wait_for_function("(id) => document.querySelector('#train-run input')?.value.startsWith(id)", arg=running)
+    page.wait_for_function("document.querySelector('#train-epochs input')?.value === '6'")
+    assert page.locator("#train-resolution input").input_value() == "64"
+    progress_is(page, "p.dataset.status === 'running'", 60_000)
     page.locator("#train-stop").click()
     progress_is(page, "p.dataset.status === 'stopped'", 240_000)
     run = training.list_runs(workspace)[0]
-    assert run.status == "stopped" and 2 <= run.step < 12 and run.checkpoints[-1] == run.step
+    assert run.status == "stopped" and 2 <= run.step < 24 and run.checkpoints[-1] == run.step
     stopped_at = run.step
     shot(page, 3, "train-stopped")
     page.locator("#train-resume").click()
     progress_is(page, "p.dataset.status === 'completed'", 300_000)
     run = training.list_runs(workspace)[0]
-    assert run.status == "completed" and run.step == 12 and stopped_at in run.checkpoints and 12 in run.checkpoints
+    assert run.status == "completed" and run.step == 24 and stopped_at in run.checkpoints and 24 in run.checkpoints
     assert page.locator("#train-loss-plot canvas, #train-loss-plot svg").count() > 0
     shot(page, 4, "train-completed")
 
     # 4. Checkpoints: the list, a tiny grid (base + two checkpoints), choose one.
     page.get_by_role("tab", name="Checkpoints").click()  # opening the tab lists what training wrote meanwhile
-    page.locator("#ckpt-table").get_by_text("12", exact=True).first.wait_for(timeout=30_000)
+    page.locator("#ckpt-table").get_by_text("24", exact=True).first.wait_for(timeout=30_000)
     field(page, "grid-prompts").fill("{trigger}, portrait")
     field(page, "grid-strengths").fill("1.0")
     field(page, "grid-seeds").fill("1")
