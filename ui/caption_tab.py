@@ -351,19 +351,23 @@ class Handlers:
         dataset = _dataset(self.ctx, name)
         return [[w, n] for w, n in captions.word_counts(dataset, tags=(mode == "comma tags"))[:300]]
 
-    @user_errors
-    def filter_by(self, name, word):
+    def _filtered(self, name, word):
         dataset = _dataset(self.ctx, name)
         only = captions.stems_with(dataset, word) if word and word.strip() else None
         return _gallery(dataset, only), only
 
+    @user_errors
+    def filter_by(self, name, word):
+        return self._filtered(name, word)
+
+    @user_errors
     def clear_filter(self, name):
         return _gallery(_dataset(self.ctx, name)), None, ""
 
     @user_errors
     def click_count(self, name, event: gr.SelectData):
         word = event.row_value[0] if event.row_value else str(event.value)
-        gallery_value, only = self.filter_by(name, word)
+        gallery_value, only = self._filtered(name, word)
         return gallery_value, only, word
 
     # --- auto-caption ---

@@ -208,6 +208,15 @@ class Handlers:
         return _picker(self.ctx, name)
 
     @user_errors
+    def reload_images(self, name):
+        """Opening the tab: the count, the gallery and the removal lists as on disk now (the CLI may have imported
+        or removed pictures); the settings fields are left as the person has them."""
+        if not name or name not in _names(self.ctx):
+            return gr.skip()  # none, or gone: the picker's change loads the next one
+        dataset = datasets.open_dataset(self.ctx.workspace, name)
+        return summary_line(dataset), gallery_items(self.ctx, name), removal_choices(dataset), trash_choices(self.ctx, dataset)
+
+    @user_errors
     def create(self, name):
         dataset = datasets.create(self.ctx.workspace.ensure(), name)
         return _picker(self.ctx, dataset.name), ""
@@ -346,6 +355,8 @@ def wire(ctx: UIContext, w: Widgets) -> None:
     # value reaches every listener of the picker through its change event.
     opening = ctx.tab_items[TAB_ID].select(on.refresh, w.picker, w.picker) if TAB_ID in ctx.tab_items else None
     refreshes = [refreshing] + ([opening] if opening is not None else [])
+    if opening is not None:
+        opening.then(on.reload_images, w.picker, [w.status, w.gallery, w.remove_pick, w.trash_pick])
     w.create_btn.click(on.create, w.new_name, [w.picker, w.new_name], cancels=refreshes)
     w.rename_btn.click(on.rename, [w.picker, w.new_name], [w.picker, w.new_name], cancels=refreshes)
     w.duplicate_btn.click(on.duplicate, [w.picker, w.new_name], [w.picker, w.new_name], cancels=refreshes)

@@ -115,7 +115,9 @@ def test_dataset_lists_are_read_again_when_a_tab_is_opened(app_url, app_workspac
     _wait_text(page, "#caption-dataset", "list-a")
 
     datasets.create(workspace, "list-b")  # by the CLI, after the page loaded
+    photo_image((64, 64), seed=120).save(datasets.open_dataset(workspace, "list-a").images_dir / "late.png")
     page.get_by_role("tab", name="Dataset").click()
+    expect(page.locator("#dataset-status")).to_contain_text("1 image(s)", timeout=60_000)  # the count as on disk now
     _wait_idle(page)
     page.locator("#dataset-picker input").click()
     expect(page.get_by_role("option", name="list-b", exact=True)).to_be_visible(timeout=60_000)
