@@ -2,6 +2,8 @@
 Alt+↓ / Alt+↑ next / previous, Alt+J next caption needing attention, Ctrl+S save, Alt+Z undo.
 Leaving an image (navigation, gallery click, the text box losing focus) saves it first (core.captions.autosave).
 Bulk edits (find/replace, prefix/suffix, trigger) show every change before they are applied, as one undoable step.
+The line above the editor names the dataset that is open (picked in the Dataset tab, whose list is read from disk
+again when this tab is opened). Leaving or reloading the page with an edit not yet saved asks first (keyboard.html).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import gradio as gr
 from core.captions import captioner, store as captions
 from core.captions.autosave import Autosave, autosave
 from core.dataset import datasets
+from core.progress import Cancelled
 from ui.context import follow, UIContext
-from ui.feedback import user_errors
+from ui.feedback import error_sentence, user_errors
 from ui.long_job import long_job, LongJob
 from ui.shell import HEAD_PATHS, selected_tab
 
@@ -30,6 +33,19 @@ def _dataset(ctx: UIContext, name: str | None):
     if not name:
         raise gr.Error("Pick or create a dataset in the Dataset tab first.")
     return datasets.open_dataset(ctx.workspace, name)
+
+
+def dataset_line(dataset) -> str:
+    """Which dataset the editor has open (it is picked in the Dataset tab)."""
+    if dataset is None:
+        return "No dataset open: pick or create one in the **Dataset** tab."
+    return f"Dataset: **{dataset.name}** · {len(dataset.items())} image(s) · pick another in the Dataset tab"
+
+
+def picker_update(ctx: UIContext, value: str | None):
+    """The Dataset picker's choices as on disk now, keeping `value` while it exists (else the first)."""
+    names = datasets.list_names(ctx.workspace)
+    return gr.update(choices=names, value=value if value in names else (names[0] if names else None))
 
 
 def _gallery(dataset, only: list[str] | None = None) -> list[tuple[str, str]]:
@@ -102,6 +118,7 @@ class Widgets:
     auto_btn: gr.Button
     auto_stop: gr.Button
     auto_status: gr.Markdown
+    dataset_line: gr.Markdown
 
     @property
     def editor(self) -> list:
@@ -116,6 +133,7 @@ def layout(ctx: UIContext) -> Widgets:
     loaded = gr.State("")
     filter_state = gr.State(None)
     pending = gr.State([])
+    dataset_md = gr.Markdown(dataset_line(None), elem_id="caption-dataset")
     with gr.Row():
         with gr.Column(scale=2):
             gallery = gr.Gallery(columns=4, height=560, allow_preview=False, elem_id="caption-gallery", label="Images")
@@ -171,7 +189,7 @@ def layout(ctx: UIContext) -> Widgets:
                    prev_btn, next_btn, todo_btn, save_btn, undo_btn, versions, restore_btn, find, replace, regex,
                    ignore_case, preview_replace_btn, prefix, suffix, preview_affix_btn, trigger, preview_trigger_btn,
                    preview_untrigger_btn, changes_table, apply_btn, tags_mode, counts, model, task, policy, auto_btn,
-                   auto_stop, auto_status)
+                   auto_stop, auto_status, dataset_md)
 
 
 class Handlers:
@@ -201,11 +219,11 @@ class Handlers:
     @user_errors
     def open_dataset(self, name, only):
         if not name:
-            return [], None, "", None, "", "Pick or create a dataset in the Dataset tab first.", gr.update(choices=[]), ""
+            return [], None, "", None, "", "Pick or create a dataset in the Dataset tab first.", gr.update(choices=[]), "", dataset_line(None)
         dataset = _dataset(self.ctx, name)
         stems = [i.stem for i in dataset.items()]
         out = self.show(dataset, stems[0] if stems else None)
-        return (_gallery(dataset, only), *out[1:], dataset.trigger)
+        return (_gallery(dataset, only), *out[1:], dataset.trigger, dataset_line(dataset))
 
     @user_errors
     def refresh(self, name, stem, body, was, only, event: gr.SelectData):
@@ -214,14 +232,21 @@ class Handlers:
         arriving = selected_tab(event) == TAB_ID
         if not name:
             return self.open_dataset(name, only)
+        if name not in datasets.list_names(self.ctx.workspace):
+            return (gr.skip(),) * 9  # gone from disk: refresh_picker picks another, whose change opens it here
         dataset = _dataset(self.ctx, name)
         if not arriving:
             self.keep(dataset, stem, body, was)
-            return (gr.skip(),) * 8
+            return (gr.skip(),) * 9
         note = ""
         stems = [i.stem for i in dataset.items()]
         out = self.show(dataset, stem if stem in stems else (stems[0] if stems else None), note, only)
-        return (_gallery(dataset, only), *out[1:], dataset.trigger)
+        return (_gallery(dataset, only), *out[1:], dataset.trigger, dataset_line(dataset))
+
+    @user_errors
+    def refresh_picker(self, name):
+        """Opening this tab: the Dataset picker lists the datasets on disk now (a change of value opens it here)."""
+        return picker_update(self.ctx, name)
 
     def navigate(self, step: int, attention: bool = False):
         @user_errors
@@ -321,46 +346,64 @@ class Handlers:
     def count(self, name, mode):
         if not name:
             return []  # no dataset yet (a new workspace): nothing to count, no error toast
+        if name not in datasets.list_names(self.ctx.workspace):
+            return gr.skip()  # gone from disk meanwhile: the picker is being refreshed, and counts again on change
         dataset = _dataset(self.ctx, name)
         return [[w, n] for w, n in captions.word_counts(dataset, tags=(mode == "comma tags"))[:300]]
 
-    @user_errors
-    def filter_by(self, name, word):
+    def _filtered(self, name, word):
         dataset = _dataset(self.ctx, name)
         only = captions.stems_with(dataset, word) if word and word.strip() else None
         return _gallery(dataset, only), only
 
+    @user_errors
+    def filter_by(self, name, word):
+        return self._filtered(name, word)
+
+    @user_errors
     def clear_filter(self, name):
         return _gallery(_dataset(self.ctx, name)), None, ""
 
     @user_errors
     def click_count(self, name, event: gr.SelectData):
         word = event.row_value[0] if event.row_value else str(event.value)
-        gallery_value, only = self.filter_by(name, word)
+        gallery_value, only = self._filtered(name, word)
         return gallery_value, only, word
 
     # --- auto-caption ---
     @long_job(AUTO_CAPTION)
     def auto(self, name, model_, task_, policy_, trigger_, *, cancel):
+        """The status line ends in the outcome: the summary, or the one sentence of an error (never a stale
+        "Downloading…" under a toast)."""
         dataset = _dataset(self.ctx, name)
-        options = captioner.CaptionOptions(model=model_.strip() or captioner.DEFAULT_MODEL, task=task_, policy=policy_,
+        options = captioner.CaptionOptions(model=(model_ or "").strip() or captioner.DEFAULT_MODEL, task=task_, policy=policy_,
                                            trigger=trigger_ or dataset.trigger, endpoint=self.ctx.settings.hf_endpoint)
-        for event in captioner.auto_caption(self.ctx.workspace, dataset, options, cancel=cancel):
-            if event.result is not None:
-                yield f"✅ {event.result.summary()}", _gallery(dataset)
-                return
-            bar = f" [{event.step}/{event.total}]" if event.total else ""
-            yield f"⏳{bar} {event.message}", gr.skip()
+        try:
+            for event in captioner.auto_caption(self.ctx.workspace, dataset, options, cancel=cancel):
+                if event.result is not None:
+                    run = event.result
+                    icon = "✅" if run.captioned and not run.empty and not run.failed else ("⚠️" if run.captioned or run.skipped else "⛔")
+                    yield f"{icon} {run.summary()}", _gallery(dataset)
+                    return
+                bar = f" [{event.step}/{event.total}]" if event.total else ""
+                yield f"⏳{bar} {event.message}", gr.skip()
+        except Cancelled:
+            raise
+        except Exception as error:
+            yield f"⛔ {error_sentence(error)}", _gallery(dataset)
 
 
 def wire(ctx: UIContext, w: Widgets) -> None:
     on = Handlers(ctx)
     picker = ctx.shared.get("dataset")
-    opening = [picker, w.filter_state], w.editor + [w.trigger]
+    opening = [picker, w.filter_state], w.editor + [w.trigger, w.dataset_line]
     if picker is not None:
         follow(picker, on.open_dataset, *opening, **IO)
         loading = ctx.blocks.load(on.open_dataset, *opening, **IO)
-        returning = ctx.tabs.select(on.refresh, [picker, w.current, w.text, w.loaded, w.filter_state], w.editor + [w.trigger], **IO)
+        returning = ctx.tabs.select(on.refresh, [picker, w.current, w.text, w.loaded, w.filter_state],
+                                    w.editor + [w.trigger, w.dataset_line], **IO)
+        if TAB_ID in ctx.tab_items:
+            ctx.tab_items[TAB_ID].select(on.refresh_picker, picker, picker)
 
     nav_inputs = [picker, w.current, w.text, w.loaded]
     w.prev_btn.click(on.navigate(-1), nav_inputs, w.editor, **IO)

@@ -1,5 +1,7 @@
 """The Dataset tab: pick or create a dataset, import a messy folder, preprocess, check before training,
-look through the images, remove one, edit the preview prompts. Every file operation is a core call."""
+look through the images, remove several (to the trash) and restore them, edit the preview prompts.
+Every file operation is a core call. The dataset list is read from disk when the page loads and when the tab is
+opened (a dataset made by the CLI meanwhile appears); deleting a dataset asks for a second, explicit press."""
 
 from __future__ import annotations
 
@@ -15,11 +17,11 @@ from core.dataset.images import ASPECTS, CROPS, Preprocess
 from ui.context import follow, UIContext
 from ui.feedback import user_errors
 from ui.long_job import long_job, LongJob
-from ui.preflight_view import preflight_html, report_rows
+from ui.preflight_view import import_status, outcome_row, preflight_html, report_html, report_rows
 
+TAB_ID = "tab-dataset"
 IMPORT = LongJob("import")
-REPORT_HEADERS = ["file", "kind", "result", "reason / warnings"]
-NO_IMAGE = "Click an image to see its details."
+NO_IMAGE = "Click an image to see its details (and to add it to the pictures to remove)."
 
 
 def _names(ctx: UIContext) -> list[str]:
@@ -31,6 +33,23 @@ def _picker(ctx: UIContext, value: str | None):
     if value not in names:
         value = names[0] if names else None
     return gr.update(choices=names, value=value)
+
+
+def summary_line(dataset) -> str:
+    """The status line under the picker: the dataset's name and how many images it has now."""
+    items = dataset.items()
+    uncaptioned = sum(1 for i in items if not i.has_caption)
+    return f"**{dataset.name}**: {len(items)} image(s), {uncaptioned} without caption · `{dataset.images_dir}`"
+
+
+def removal_choices(dataset) -> gr.update:
+    """The pictures that can be selected for removal (none selected)."""
+    return gr.update(choices=[item.stem for item in dataset.items()], value=[])
+
+
+def trash_choices(ctx: UIContext, dataset) -> gr.update:
+    removed = datasets.removed_images(ctx.workspace, dataset.name)
+    return gr.update(choices=[(f"{r.stem} · removed {r.removed}", r.id) for r in removed], value=[])
 
 
 def gallery_items(ctx: UIContext, name: str | None) -> list[tuple[str, str]]:
@@ -54,6 +73,11 @@ class Widgets:
     rename_btn: gr.Button
     duplicate_btn: gr.Button
     delete_btn: gr.Button
+    delete_row: gr.Row
+    delete_note: gr.Markdown
+    delete_confirm: gr.Button
+    delete_cancel: gr.Button
+    delete_armed: gr.State
     status: gr.Markdown
     upload: gr.File
     folder: gr.Textbox
@@ -61,7 +85,7 @@ class Widgets:
     import_btn: gr.Button
     stop_btn: gr.Button
     import_status: gr.Markdown
-    report: gr.Dataframe
+    report: gr.HTML
     resolution: gr.Dropdown
     crop: gr.Radio
     aspect: gr.Dropdown
@@ -76,7 +100,10 @@ class Widgets:
     gallery: gr.Gallery
     selected: gr.State
     info: gr.Markdown
+    remove_pick: gr.Dropdown
     remove_btn: gr.Button
+    trash_pick: gr.Dropdown
+    restore_btn: gr.Button
     previews: gr.Textbox
     save_previews_btn: gr.Button
 
@@ -84,19 +111,25 @@ class Widgets:
     def loaded(self) -> list:
         """What picking a dataset fills in."""
         return [self.status, self.gallery, self.resolution, self.crop, self.aspect, self.background, self.trigger,
-                self.previews, self.selected, self.info]
+                self.previews, self.selected, self.info, self.remove_pick, self.trash_pick]
 
 
 def layout(ctx: UIContext) -> Widgets:
     gr.Markdown("## Dataset\nImport your character's pictures, check them before training, and keep them in mflux's layout.")
     with gr.Row():
+        # Its choices are read from disk on page load and tab open (wire); those given here are the start-up list.
         picker = gr.Dropdown(choices=_names(ctx), value=(_names(ctx) or [None])[0], label="Dataset", elem_id="dataset-picker",
-                             allow_custom_value=True, scale=3)  # datasets made by the CLI while the app runs
+                             allow_custom_value=True, scale=3)
         new_name = gr.Textbox(label="Name (for create / rename / duplicate)", elem_id="dataset-new-name", scale=3)
         create_btn = gr.Button("Create", elem_id="dataset-create", scale=1)
         rename_btn = gr.Button("Rename", scale=1)
         duplicate_btn = gr.Button("Duplicate", scale=1)
-        delete_btn = gr.Button("Delete (to trash)", variant="stop", scale=1)
+        delete_btn = gr.Button("Delete (to trash)…", variant="stop", scale=1, elem_id="dataset-delete")
+    with gr.Row(visible=False, elem_id="dataset-delete-row") as delete_row:
+        delete_note = gr.Markdown(elem_id="dataset-delete-note")
+        delete_confirm = gr.Button("Yes, delete it (to the trash)", variant="stop", scale=0, elem_id="dataset-delete-confirm")
+        delete_cancel = gr.Button("Keep it", scale=0, elem_id="dataset-delete-cancel")
+    delete_armed = gr.State(None)  # the dataset a first Delete press asked about
     ctx.shared["dataset"] = picker
     status = gr.Markdown(elem_id="dataset-status")
 
@@ -109,9 +142,8 @@ def layout(ctx: UIContext) -> Widgets:
                 with gr.Row():
                     import_btn = gr.Button("Import", variant="primary", elem_id="dataset-import")
                     stop_btn = gr.Button("Stop", elem_id="dataset-import-stop")
-        import_status = gr.Markdown(elem_id="dataset-import-status")
-        report = gr.Dataframe(headers=REPORT_HEADERS, value=[], interactive=False, wrap=True, elem_id="dataset-import-report",
-                              label="What happened to each file")
+        import_status_ = gr.Markdown(elem_id="dataset-import-status")
+        report = gr.HTML(elem_id="dataset-import-report", label="What happened to each file")
 
     with gr.Accordion("Preprocessing and trigger word (remembered for this dataset)", open=False):
         with gr.Row():
@@ -125,8 +157,8 @@ def layout(ctx: UIContext) -> Widgets:
 
     with gr.Accordion("Pre-flight check", open=True):
         with gr.Row():
-            epochs = gr.Number(value=10, precision=0, label="Epochs", minimum=1)
-            batch = gr.Number(value=1, precision=0, label="Batch size", minimum=1)
+            epochs = gr.Number(value=10, precision=0, label="Epochs", minimum=1, maximum=1000, step=1, elem_id="dataset-epochs")
+            batch = gr.Number(value=1, precision=0, label="Batch size", minimum=1, maximum=16, step=1, elem_id="dataset-batch")
             check_btn = gr.Button("Check", variant="primary", elem_id="dataset-check")
         check_summary = gr.Markdown(elem_id="dataset-check-summary")
         check_table = gr.HTML(elem_id="dataset-check-table")
@@ -134,17 +166,24 @@ def layout(ctx: UIContext) -> Widgets:
     with gr.Accordion("Images", open=True):
         gallery = gr.Gallery(label="Training images", columns=6, height=420, allow_preview=False, elem_id="dataset-gallery")
         selected = gr.State(None)
+        info = gr.Markdown(NO_IMAGE, elem_id="dataset-image-info")
         with gr.Row():
-            info = gr.Markdown(NO_IMAGE, elem_id="dataset-image-info")
-            remove_btn = gr.Button("Remove this image (to trash)", variant="stop", elem_id="dataset-remove-image", scale=0)
+            remove_pick = gr.Dropdown(choices=[], value=[], multiselect=True, label="Pictures to remove (click thumbnails to add or drop them)",
+                                      elem_id="dataset-remove-pick", scale=4)
+            remove_btn = gr.Button("Remove selected (to trash)", variant="stop", elem_id="dataset-remove-image", scale=1)
+        with gr.Row():
+            trash_pick = gr.Dropdown(choices=[], value=[], multiselect=True, label="Removed pictures in the trash (pick to restore)",
+                                     elem_id="dataset-trash-pick", scale=4)
+            restore_btn = gr.Button("Restore selected", elem_id="dataset-restore", scale=1)
 
     with gr.Accordion("Preview prompts (rendered by mflux during training)", open=False):
         previews = gr.Textbox(label="One prompt per line", lines=4, elem_id="dataset-previews")
         save_previews_btn = gr.Button("Save preview prompts")
-    return Widgets(picker, new_name, create_btn, rename_btn, duplicate_btn, delete_btn, status, upload, folder,
-                   captions_folder, import_btn, stop_btn, import_status, report, resolution, crop, aspect, background,
-                   trigger, save_settings_btn, epochs, batch, check_btn, check_summary, check_table, gallery, selected,
-                   info, remove_btn, previews, save_previews_btn)
+    return Widgets(picker, new_name, create_btn, rename_btn, duplicate_btn, delete_btn, delete_row, delete_note,
+                   delete_confirm, delete_cancel, delete_armed, status, upload, folder, captions_folder, import_btn,
+                   stop_btn, import_status_, report, resolution, crop, aspect, background, trigger, save_settings_btn,
+                   epochs, batch, check_btn, check_summary, check_table, gallery, selected, info, remove_pick,
+                   remove_btn, trash_pick, restore_btn, previews, save_previews_btn)
 
 
 class Handlers:
@@ -155,19 +194,27 @@ class Handlers:
     def load(self, name):
         ctx = self.ctx
         if not name:
+            empty = gr.update(choices=[], value=[])
             return ("No dataset yet: type a name and press Create, or import pictures.", [], 1024, "none", "1:1", "#ffffff", "", "", None,
-                    NO_IMAGE)
+                    NO_IMAGE, empty, empty)
         dataset = datasets.open_dataset(ctx.workspace, name)
         p = dataset.preprocess
-        items = dataset.items()
-        uncaptioned = sum(1 for i in items if not i.has_caption)
-        text = f"**{dataset.name}**: {len(items)} image(s), {uncaptioned} without caption · `{dataset.images_dir}`"
-        return (text, gallery_items(ctx, name), p.resolution, p.crop, p.aspect, p.background, dataset.trigger,
-                "\n".join(preview_prompts.read(dataset.images_dir)), None, NO_IMAGE)
+        return (summary_line(dataset), gallery_items(ctx, name), p.resolution, p.crop, p.aspect, p.background, dataset.trigger,
+                "\n".join(preview_prompts.read(dataset.images_dir)), None, NO_IMAGE, removal_choices(dataset),
+                trash_choices(ctx, dataset))
 
     @user_errors
     def refresh(self, name):
         return _picker(self.ctx, name)
+
+    @user_errors
+    def reload_images(self, name):
+        """Opening the tab: the count, the gallery and the removal lists as on disk now (the CLI may have imported
+        or removed pictures); the settings fields are left as the person has them."""
+        if not name or name not in _names(self.ctx):
+            return gr.skip()  # none, or gone: the picker's change loads the next one
+        dataset = datasets.open_dataset(self.ctx.workspace, name)
+        return summary_line(dataset), gallery_items(self.ctx, name), removal_choices(dataset), trash_choices(self.ctx, dataset)
 
     @user_errors
     def create(self, name):
@@ -187,12 +234,26 @@ class Handlers:
         return _picker(self.ctx, datasets.duplicate(self.ctx.workspace, name, new).name), ""
 
     @user_errors
-    def delete(self, name):
+    def ask_delete(self, name):
+        """The first press: say what will happen and show the confirm button; nothing moves yet."""
         if not name:
             raise gr.Error("Pick a dataset first.")
+        dataset = datasets.open_dataset(self.ctx.workspace, name)
+        note = (f"Delete **{dataset.name}** ({len(dataset.items())} image(s) with their captions)? It is moved to the trash "
+                f"(`{self.ctx.workspace.trash_dir / 'datasets'}`), from where it can be moved back.")
+        return gr.update(visible=True), note, dataset.name
+
+    @user_errors
+    def delete(self, name, armed):
+        if not name or armed != name:
+            return gr.skip(), gr.update(visible=False), None  # the picker moved on since the question: ask again
         where = datasets.delete(self.ctx.workspace, name)
         gr.Info(f"'{name}' was moved to the trash ({where}); move it back to restore it.")
-        return _picker(self.ctx, None)
+        return _picker(self.ctx, None), gr.update(visible=False), None
+
+    @staticmethod
+    def keep():
+        return gr.update(visible=False), None
 
     @long_job(IMPORT)
     def run_import(self, name, files, folder_path, captions_path, *, cancel):
@@ -209,14 +270,12 @@ class Handlers:
         for event in import_sources(ctx.workspace, name, sources, captions_dir=caps, cancel=cancel):
             if event.result is not None:
                 final = event.result
-                yield f"✅ {final.summary()}", report_rows(final), gallery_items(ctx, name), None
+                yield import_status(final), report_html(report_rows(final)), gallery_items(ctx, name), None
                 return
             if "outcome" in event.payload:
-                o = event.payload["outcome"]
-                rows.append([Path(o["source"]).name, o["kind"], "accepted" if o["accepted"] else "rejected",
-                             "; ".join([o["reason"]] + o["warnings"])])
+                rows.append(outcome_row(event.payload["outcome"]))
             bar = f" ({event.step}/{event.total})" if event.total else ""
-            yield f"⏳ {event.message}{bar}", rows, gr.skip(), gr.skip()
+            yield f"⏳ {event.message}{bar}", report_html(rows), gr.skip(), gr.skip()
 
     @user_errors
     def save_settings(self, name, res, crop_, aspect_, colour, trig):
@@ -237,25 +296,44 @@ class Handlers:
         return f"{icon} {result.summary()}", preflight_html(result)
 
     @user_errors
-    def select(self, name, event: gr.SelectData):
+    def select(self, name, picked, event: gr.SelectData):
+        """Show the clicked picture's details and add it to (or drop it from) the pictures to remove."""
         workspace = self.ctx.workspace
         stems = [item.stem for item in datasets.open_dataset(workspace, name).items()]
         if event.index is None or event.index >= len(stems):
-            return None, NO_IMAGE
+            return None, NO_IMAGE, gr.skip()
         stem = stems[event.index]
+        picked = [s for s in (picked or []) if s in stems]
+        picked = [s for s in picked if s != stem] if stem in picked else picked + [stem]
         d = datasets.describe(datasets.open_dataset(workspace, name), stem)
         caption = d["caption"] if d["caption"] is not None else "(caption file is not UTF-8; left unchanged)"
         text = (f"**{stem}** · {d['width']}x{d['height']} · {d['bytes'] / 1024:.0f} KB · {d['versions']} caption version(s)\n\n"
                 f"> {caption or '(no caption yet)'}")
-        return stem, text
+        return stem, text, gr.update(choices=stems, value=picked)
 
     @user_errors
-    def remove(self, name, stem):
-        if not stem:
-            raise gr.Error("Click an image in the gallery first.")
-        where = datasets.remove_image(self.ctx.workspace, name, stem)
-        gr.Info(f"{stem} and its caption were moved to {where}.")
-        return gallery_items(self.ctx, name), None, f"Removed {stem} (recoverable from the trash)."
+    def remove(self, name, picked):
+        if not name:
+            raise gr.Error("Pick a dataset first.")
+        if not picked:
+            raise gr.Error("Click the pictures to remove in the gallery (or pick them in the list) first.")
+        datasets.remove_images(self.ctx.workspace, name, list(picked))
+        dataset = datasets.open_dataset(self.ctx.workspace, name)
+        names = ", ".join(picked)
+        gr.Info(f"{len(picked)} picture(s) and their captions were moved to the trash; restore them below.")
+        return (gallery_items(self.ctx, name), None, f"Removed {names} (recoverable from the trash below).",
+                summary_line(dataset), removal_choices(dataset), trash_choices(self.ctx, dataset))
+
+    @user_errors
+    def restore(self, name, removed_ids):
+        if not name:
+            raise gr.Error("Pick a dataset first.")
+        if not removed_ids:
+            raise gr.Error("Pick the removed pictures to restore first.")
+        back = [datasets.restore_image(self.ctx.workspace, name, removed_id) for removed_id in removed_ids]
+        dataset = datasets.open_dataset(self.ctx.workspace, name)
+        return (gallery_items(self.ctx, name), None, f"Restored {', '.join(back)}.", summary_line(dataset),
+                removal_choices(dataset), trash_choices(self.ctx, dataset))
 
     @user_errors
     def save_previews(self, name, text):
@@ -273,10 +351,19 @@ def wire(ctx: UIContext, w: Widgets) -> None:
     # answer came wins: it cancels the refresh, whose older list would otherwise put the picker back.
     refreshing = ctx.blocks.load(on.refresh, w.picker, w.picker)
     refreshing.then(on.load, w.picker, w.loaded)
-    w.create_btn.click(on.create, w.new_name, [w.picker, w.new_name], cancels=[refreshing])
-    w.rename_btn.click(on.rename, [w.picker, w.new_name], [w.picker, w.new_name], cancels=[refreshing])
-    w.duplicate_btn.click(on.duplicate, [w.picker, w.new_name], [w.picker, w.new_name], cancels=[refreshing])
-    w.delete_btn.click(on.delete, w.picker, w.picker, cancels=[refreshing])
+    # Opening the tab lists the datasets on disk now (made by the CLI, renamed, deleted meanwhile); a changed
+    # value reaches every listener of the picker through its change event.
+    opening = ctx.tab_items[TAB_ID].select(on.refresh, w.picker, w.picker) if TAB_ID in ctx.tab_items else None
+    refreshes = [refreshing] + ([opening] if opening is not None else [])
+    if opening is not None:
+        opening.then(on.reload_images, w.picker, [w.status, w.gallery, w.remove_pick, w.trash_pick])
+    w.create_btn.click(on.create, w.new_name, [w.picker, w.new_name], cancels=refreshes)
+    w.rename_btn.click(on.rename, [w.picker, w.new_name], [w.picker, w.new_name], cancels=refreshes)
+    w.duplicate_btn.click(on.duplicate, [w.picker, w.new_name], [w.picker, w.new_name], cancels=refreshes)
+    w.delete_btn.click(on.ask_delete, w.picker, [w.delete_row, w.delete_note, w.delete_armed])
+    w.delete_confirm.click(on.delete, [w.picker, w.delete_armed], [w.picker, w.delete_row, w.delete_armed], cancels=refreshes)
+    w.delete_cancel.click(on.keep, None, [w.delete_row, w.delete_armed])
+    follow(w.picker, on.keep, None, [w.delete_row, w.delete_armed])  # another dataset: the question is void
 
     w.import_btn.click(on.run_import, [w.picker, w.upload, w.folder, w.captions_folder],
                        [w.import_status, w.report, w.gallery, w.upload],
@@ -285,6 +372,8 @@ def wire(ctx: UIContext, w: Widgets) -> None:
     w.save_settings_btn.click(on.save_settings, [w.picker, w.resolution, w.crop, w.aspect, w.background, w.trigger], None)
     w.check_btn.click(on.check, [w.picker, w.trigger, w.resolution, w.epochs, w.batch], [w.check_summary, w.check_table],
                       api_name="dataset_check")
-    w.gallery.select(on.select, w.picker, [w.selected, w.info])
-    w.remove_btn.click(on.remove, [w.picker, w.selected], [w.gallery, w.selected, w.info], concurrency_id="dataset-io")
+    w.gallery.select(on.select, [w.picker, w.remove_pick], [w.selected, w.info, w.remove_pick])
+    changed = [w.gallery, w.selected, w.info, w.status, w.remove_pick, w.trash_pick]
+    w.remove_btn.click(on.remove, [w.picker, w.remove_pick], changed, concurrency_id="dataset-io")
+    w.restore_btn.click(on.restore, [w.picker, w.trash_pick], changed, concurrency_id="dataset-io")
     w.save_previews_btn.click(on.save_previews, [w.picker, w.previews], None)

@@ -24,6 +24,7 @@ from core.progress import Cancellation, Progress, drain, relay
 from core.workspace import Workspace
 
 DEFAULT_MODEL = "florence-community/Florence-2-large"
+DEFAULT_ENDPOINT = "https://huggingface.co"  # where huggingface_hub downloads from when HF_ENDPOINT is not set
 TASKS = ("<CAPTION>", "<DETAILED_CAPTION>", "<MORE_DETAILED_CAPTION>")
 POLICIES = ("skip", "overwrite", "append")
 _BOILERPLATE = re.compile(
@@ -56,12 +57,17 @@ class CaptionOptions:
 class CaptionRun:
     captioned: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)  # Florence-2 returned no text: nothing was written
     failed: list[tuple[str, str]] = field(default_factory=list)
     cancelled: bool = False
     device: str = ""
 
     def summary(self) -> str:
         text = f"Captioned {len(self.captioned)} image(s), skipped {len(self.skipped)} that already had one"
+        if self.empty:
+            shown = ", ".join(self.empty[:8]) + (f" and {len(self.empty) - 8} more" if len(self.empty) > 8 else "")
+            text += (f", {len(self.empty)} came back empty ({shown}: each keeps the caption it had; "
+                     "try another task or model, or write them by hand)")
         if self.failed:
             text += f", {len(self.failed)} failed ({self.failed[0][1]})"
         if self.cancelled:
@@ -145,12 +151,16 @@ def _resolve_model(model: str, endpoint: str | None = None) -> Iterator[Progress
 
         return snapshot_download(model, endpoint=endpoint, tqdm_class=_byte_progress_class(report))
 
-    yield Progress(0, 0, f"Downloading {model} (first use only)…", {"phase": "download", "bytes": 0, "total": 0})
+    host = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
+    yield Progress(0, 0, f"Downloading {model} from {host} (first use only)…", {"phase": "download", "bytes": 0, "total": 0})
     try:
         folder = yield from relay(fetch, name="caption-download")
     except Exception as error:  # one sentence for the person
-        raise ModelError(f"Florence-2 ({model}) could not be downloaded: {error}.",
-                         "Check the internet connection and HF_ENDPOINT, then try again.") from None
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
+        where = "HF_ENDPOINT in .env" if endpoint else "HF_ENDPOINT in .env (to use a mirror)"
+        raise ModelError(f"Florence-2 ({model}) could not be downloaded from {host} ({reason}).",
+                         f"Check the internet connection and {where}, or type the path of a local Florence-2 folder "
+                         "under Model, then press Caption again.") from None
     yield folder
 
 
@@ -231,8 +241,11 @@ def auto_caption(workspace: Workspace, dataset, options: CaptionOptions, *, stem
                     break
                 try:
                     generated = model.caption(item.image, options)
-                    if not clean(generated) and not options.trigger.strip():
-                        raise AppError("Florence-2 returned no text", "")
+                    if not clean(generated):  # nothing to write: the caption it had (if any) stays
+                        run.empty.append(item.stem)
+                        yield Progress(index, total, f"{item.stem}: Florence-2 returned no text; its caption was left as it was",
+                                       {"phase": "caption", "stem": item.stem})
+                        continue
                     text = compose(caption_store.read(dataset, item.stem), generated, options)
                     caption_store.save(dataset, item.stem, text, source="auto")
                     run.captioned.append(item.stem)

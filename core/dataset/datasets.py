@@ -170,6 +170,22 @@ def delete(workspace: Workspace, name: str) -> Path:
     return storage.move_to_trash(dataset.root, workspace.trash_dir / "datasets")
 
 
+REMOVED_FILE = "removed.json"  # in each trash folder of a removed picture: which dataset and stem it was
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A picture removed from a dataset, waiting in the trash (with its caption) to be restored."""
+
+    folder: Path
+    stem: str
+    removed: str  # when, "YYYY-mm-dd HH:MM:SS"
+
+    @property
+    def id(self) -> str:
+        return self.folder.name
+
+
 def remove_image(workspace: Workspace, name: str, stem: str) -> Path:
     """Move one image and its caption to the trash (together, in one folder); other captions are untouched."""
     dataset = open_dataset(workspace, name)
@@ -181,10 +197,63 @@ def remove_image(workspace: Workspace, name: str, stem: str) -> Path:
         folder = folder.with_name(f"{stamp}-{dataset.name}-{stem}-{counter}")
         counter += 1
     folder.mkdir(parents=True)
+    storage.write_json(folder / REMOVED_FILE, {"dataset": dataset.name, "stem": stem, "image": item.image.name,
+                                               "removed": time.strftime("%Y-%m-%d %H:%M:%S")})
     shutil.move(str(item.image), str(folder / item.image.name))
     if item.caption.exists():
         shutil.move(str(item.caption), str(folder / item.caption.name))
     return folder
+
+
+def remove_images(workspace: Workspace, name: str, stems: list[str]) -> list[Path]:
+    """Move several images (each with its caption) to the trash; every stem is checked before anything moves."""
+    dataset = open_dataset(workspace, name)
+    wanted = list(dict.fromkeys(stems))
+    have = {item.stem for item in dataset.items()}
+    missing = [stem for stem in wanted if stem not in have]
+    if missing:
+        raise NotFound(f"Dataset '{dataset.name}' has no image named {', '.join(repr(s) for s in missing)}.",
+                       "Refresh the gallery and select the pictures again.")
+    return [remove_image(workspace, dataset.name, stem) for stem in wanted]
+
+
+def removed_images(workspace: Workspace, name: str) -> list[Removed]:
+    """The pictures removed from dataset `name` that are still in the trash, newest first."""
+    root = workspace.trash_dir / "images"
+    found = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        record = storage.read_json(folder / REMOVED_FILE, default=None) if folder.is_dir() else None
+        if not isinstance(record, dict) or record.get("dataset") != name:
+            continue
+        if (folder / str(record.get("image", ""))).is_file():
+            found.append(Removed(folder, str(record["stem"]), str(record.get("removed", ""))))
+    return sorted(found, key=lambda r: (r.removed, r.id), reverse=True)
+
+
+def restore_image(workspace: Workspace, name: str, removed_id: str) -> str:
+    """Put a removed picture (and its caption) back into dataset `name`; returns its stem, which gets a suffix
+    when the dataset has a picture of that name again. Nothing in the dataset is replaced."""
+    dataset = open_dataset(workspace, name)
+    entry = next((r for r in removed_images(workspace, dataset.name) if r.id == removed_id), None)
+    if entry is None:
+        raise NotFound(f"The trash has no picture '{removed_id}' removed from '{dataset.name}'.",
+                       "Refresh the list of removed pictures.")
+    record = storage.read_json(entry.folder / REMOVED_FILE, default={}) or {}
+    image = entry.folder / record["image"]
+    taken = {item.stem for item in dataset.items()} | {p.stem for p in dataset.images_dir.glob("*.txt")}
+    stem, n = entry.stem, 2
+    while stem in taken:
+        stem, n = f"{entry.stem}_{n}", n + 1
+    caption = entry.folder / f"{entry.stem}.txt"
+    if caption.is_file():
+        shutil.move(str(caption), str(dataset.images_dir / f"{stem}.txt"))
+    shutil.move(str(image), str(dataset.images_dir / f"{stem}{image.suffix}"))
+    (entry.folder / REMOVED_FILE).unlink(missing_ok=True)
+    try:
+        entry.folder.rmdir()
+    except OSError:
+        pass  # something else was put there: leave it
+    return stem
 
 
 def describe(dataset: Dataset, stem: str) -> dict:

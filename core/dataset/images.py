@@ -21,9 +21,18 @@ from core.errors import AppError, ImageRejected
 
 # Extensions a person may import (HEIC through pillow-heif); mflux itself trains on core.constants.IMAGE_SUFFIXES.
 IMPORTABLE = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".bmp", ".tif", ".tiff", ".gif", ".avif"}
+FORMAT_NAMES = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WebP", ".heic": "HEIC", ".heif": "HEIF",
+                ".avif": "AVIF", ".gif": "GIF", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
 MAX_PIXELS = 100_000_000  # decompression-bomb limit (a 100-megapixel image)
 CROPS = ("none", "center", "subject")
 ASPECTS = {"1:1": 1.0, "4:5": 4 / 5, "3:4": 3 / 4, "2:3": 2 / 3, "9:16": 9 / 16, "16:9": 16 / 9, "3:2": 3 / 2, "4:3": 4 / 3}
+
+
+def importable_formats() -> str:
+    """The formats import accepts, for a sentence: 'JPEG, PNG, …, BMP or TIFF' (from IMPORTABLE)."""
+    names = list(dict.fromkeys(FORMAT_NAMES.get(suffix, suffix.lstrip(".").upper())
+                               for suffix in sorted(IMPORTABLE, key=lambda s: list(FORMAT_NAMES).index(s) if s in FORMAT_NAMES else 99)))
+    return ", ".join(names[:-1]) + f" or {names[-1]}"
 
 
 @dataclass

@@ -4,7 +4,7 @@
     result.ready, result.errors, result.warnings, result.rows, result.iterations, result.summary()
 
 Checks: unreadable or truncated images, files mflux would skip, images smaller than the training
-resolution, near-duplicates (difference hash), blurry images (variance of the Laplacian), extreme
+resolution, near-duplicates (difference hash plus mean colour, reported once per group of look-alikes), blurry images (variance of the Laplacian), extreme
 aspect ratios, missing, empty or non-UTF-8 captions, captions without the trigger, caption length,
 and the number of training iterations (`epochs x ceil(images / batch_size)`, as mflux counts).
 """
@@ -21,6 +21,7 @@ from core.workspace import Workspace
 
 BLUR_THRESHOLD = 30.0  # Laplacian variance on a 512-px grey copy; sharp photos are in the hundreds
 DUPLICATE_DISTANCE = 3  # of 64 hash bits (a resized or re-saved copy is 0-2)
+DUPLICATE_COLOUR = 24  # largest difference of a mean colour channel (0-255) between look-alikes; the dHash sees no colour
 EXTREME_ASPECT = 2.5
 MIN_IMAGES = 5
 CAPTION_WORDS_MAX = 250
@@ -33,6 +34,7 @@ class Finding:
     code: str
     message: str
     stem: str | None = None
+    stems: list[str] = field(default_factory=list)  # every picture a finding is about (a group of look-alikes)
 
 
 @dataclass
@@ -92,6 +94,30 @@ def difference_hash(grey) -> int:
     return int("".join("1" if b else "0" for b in bits), 2)
 
 
+def mean_colour(image) -> tuple[float, float, float]:
+    """The average colour (RGB, 0-255) of a picture: what tells a red flat picture from a blue one."""
+    import numpy as np
+
+    small = image.convert("RGB").copy()
+    small.thumbnail((64, 64))
+    return tuple(float(v) for v in np.asarray(small, dtype=np.float32).reshape(-1, 3).mean(axis=0))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What two pictures must share to look alike: the grey structure (dHash) and the average colour."""
+
+    dhash: int
+    colour: tuple[float, float, float]
+
+    def distance(self, other: "Fingerprint") -> int | None:
+        """Hash distance when the two look alike (same structure and colour), else None."""
+        if max(abs(a - b) for a, b in zip(self.colour, other.colour)) > DUPLICATE_COLOUR:
+            return None
+        bits = bin(self.dhash ^ other.dhash).count("1")
+        return bits if bits <= DUPLICATE_DISTANCE else None
+
+
 def sharpness(grey) -> float:
     """Variance of the Laplacian of a grey copy at most 512 px on the long side (low = blurry)."""
     import numpy as np
@@ -106,13 +132,13 @@ def sharpness(grey) -> float:
 
 
 def _inspect(path: Path):
-    """(width, height, dhash, sharpness) or raises the reason it cannot be read."""
+    """(width, height, Fingerprint, sharpness) or raises the reason it cannot be read."""
     from PIL import Image
 
     with Image.open(path) as image:
         image.load()
         grey = image.convert("L")
-        return image.size[0], image.size[1], difference_hash(grey), sharpness(grey)
+        return image.size[0], image.size[1], Fingerprint(difference_hash(grey), mean_colour(image)), sharpness(grey)
 
 
 def check(workspace: Workspace, name: str, *, trigger: str | None = None, resolution: int | None = None,
@@ -123,16 +149,16 @@ def check(workspace: Workspace, name: str, *, trigger: str | None = None, resolu
     result = Preflight(dataset.name)
     items = dataset.items()
     result.image_count = len(items)
-    hashes: list[tuple[str, int]] = []
+    hashes: list[tuple[str, Fingerprint]] = []
     for item in items:
         row = Row(item.stem, str(item.image))
         result.rows.append(row)
         try:
-            row.width, row.height, dhash, row.sharpness = _inspect(item.image)
+            row.width, row.height, fingerprint, row.sharpness = _inspect(item.image)
         except Exception as error:
             result.add("error", "unreadable", f"{item.image.name} cannot be read ({error}); remove it or import it again.", item.stem, row)
         else:
-            hashes.append((item.stem, dhash))
+            hashes.append((item.stem, fingerprint))
             if max(row.width, row.height) < resolution:
                 result.add("warning", "small", f"{item.image.name} is {row.width}x{row.height}, smaller than the training resolution {resolution}; it will be trained small.", item.stem, row)
             if row.sharpness < BLUR_THRESHOLD:
@@ -178,10 +204,42 @@ def _check_caption(dataset, item, trigger: str, result: Preflight, row: Row) -> 
         result.add("warning", "short_caption", f"The caption of {item.image.name} has only {row.words} word(s); describe pose, clothes and setting.", item.stem, row)
 
 
-def _check_duplicates(hashes: list[tuple[str, int]], result: Preflight) -> None:
+def duplicate_groups(hashes: list[tuple[str, Fingerprint]]) -> list[list[str]]:
+    """Groups (2 or more, in name order) of pictures that look alike, each picture in at most one group:
+    a look-alike of a look-alike joins the same group."""
+    parent = {stem: stem for stem, _ in hashes}
+
+    def root(stem: str) -> str:
+        while parent[stem] != stem:
+            parent[stem] = parent[parent[stem]]
+            stem = parent[stem]
+        return stem
+
+    for i, (stem_a, print_a) in enumerate(hashes):
+        for stem_b, print_b in hashes[i + 1 :]:
+            if print_a.distance(print_b) is not None:
+                parent[root(stem_b)] = root(stem_a)
+    groups: dict[str, list[str]] = {}
+    for stem, _ in hashes:
+        groups.setdefault(root(stem), []).append(stem)
+    return sorted((sorted(g) for g in groups.values() if len(g) > 1), key=lambda g: g[0])
+
+
+def _names(stems: list[str], shown: int = 6) -> str:
+    head = stems[:shown]
+    text = ", ".join(head[:-1]) + f" and {head[-1]}" if len(head) > 1 else head[0]
+    return text if len(stems) <= shown else f"{', '.join(head)} and {len(stems) - shown} more"
+
+
+def _check_duplicates(hashes: list[tuple[str, Fingerprint]], result: Preflight) -> None:
+    """One warning per group of look-alikes (not one per pair); each picture of a group says which group."""
     rows = {row.stem: row for row in result.rows}
-    for i, (stem_a, hash_a) in enumerate(hashes):
-        for stem_b, hash_b in hashes[i + 1 :]:
-            distance = bin(hash_a ^ hash_b).count("1")
-            if distance <= DUPLICATE_DISTANCE:
-                result.add("warning", "duplicate", f"{stem_b} looks like a near-duplicate of {stem_a} (hash distance {distance}); keep only one.", stem_b, rows[stem_b])
+    for group in duplicate_groups(hashes):
+        result.warnings.append(Finding("warning", "duplicate", f"{len(group)} pictures look alike ({_names(group)}); "
+                                       "keep only one (select the others in Images and remove them).", None, group))
+        for stem in group:
+            row = rows[stem]
+            mates = [s for s in group if s != stem]
+            row.problems.append(f"looks like {_names(mates, 3)} ({len(group)} look-alikes)")
+            if row.level == "ok":
+                row.level = "warning"

@@ -24,7 +24,7 @@ def _cached(folder: Path, build) -> Path:
 
 
 def tiny_florence(cache_dir: Path) -> Path:
-    return _cached(Path(cache_dir) / "models" / "selftest-florence2", build_tiny_florence)
+    return _cached(Path(cache_dir) / "models" / "selftest-florence2-v2", build_tiny_florence)  # v2: it says letters
 
 
 def tiny_dinov2(cache_dir: Path) -> Path:

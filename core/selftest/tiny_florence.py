@@ -1,6 +1,8 @@
 """A tiny, randomly initialised Florence-2 built offline with transformers' native classes.
 
-Its captions are gibberish: tests check the plumbing (trigger first, saved, policies, progress), not words.
+Its captions are gibberish letters ("qqqq"): tests check the plumbing (trigger first, saved, policies, progress),
+not words. It says only lower-case letters and spaces, at least a few of them (left to itself the random model says
+only <loc_*> tokens, which a caption cleans away to nothing); with max_new_tokens=1 it says nothing at all.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ def build_tiny_florence(folder: Path, image_size: int = 32, width: int = 32) -> 
         image_token_id=tokenizer.image_token_id,
     )
     torch.manual_seed(0)
-    Florence2ForConditionalGeneration(config).eval().save_pretrained(folder)
+    model = Florence2ForConditionalGeneration(config).eval()
+    letters = {tokenizer.convert_tokens_to_ids(c) for c in "abcdefghijklmnopqrstuvwxyzĠ"} | {0, 2}  # and <s>, </s>
+    model.generation_config.suppress_tokens = [i for i in range(len(tokenizer)) if i not in letters]
+    model.generation_config.min_new_tokens = 4
+    model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder

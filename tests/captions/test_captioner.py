@@ -99,3 +99,28 @@ def test_first_use_downloads_the_model_with_progress(workspace, dataset, tiny_fl
     assert downloads and downloads[-1].payload["bytes"] == downloads[-1].payload["total"] > 100_000
     assert "MB (first use only)" in downloads[-1].message
     assert events[-1].result.captioned == ["img0"]
+
+
+def test_empty_auto_captions_are_counted_apart_and_write_nothing(workspace, dataset, tiny_florence):
+    """With one new token the tiny model says only <s>: an empty caption, which must never replace a caption."""
+    options = CaptionOptions(model=str(tiny_florence), trigger="mira", policy="overwrite", max_new_tokens=1, num_beams=1)
+    result = captioner.run_all(workspace, datasets.open_dataset(workspace, "mira"), options, stems=["img0", "img1", "img2"])
+    assert result.captioned == [] and result.empty == ["img0", "img1", "img2"]
+    assert captions.read(dataset, "img1") == "hand written, keep me"  # kept, not overwritten by the bare trigger
+    assert captions.read(dataset, "img0") == "" and not (dataset.images_dir / "img0.txt").exists()
+    assert "Captioned 0 image(s)" in result.summary() and "3 came back empty (img0, img1, img2" in result.summary()
+
+
+def test_a_failed_download_names_the_host_actually_used(workspace, dataset, tmp_path, monkeypatch):
+    from core.errors import ModelError
+    from tests.support.env import free_port
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    mirror = f"http://127.0.0.1:{free_port()}"  # HF_ENDPOINT pointing at a mirror nobody answers
+    options = CaptionOptions(model="alice/florence-missing", endpoint=mirror, max_new_tokens=4, num_beams=1)
+    with pytest.raises(ModelError) as caught:
+        list(captioner.auto_caption(workspace, datasets.open_dataset(workspace, "mira"), options, stems=["img0"]))
+    sentence = str(caught.value)
+    assert f"could not be downloaded from {mirror} (" in sentence and "huggingface.co" not in sentence
+    assert "HF_ENDPOINT" in sentence and "\n" not in sentence
+    assert jobs.holder(workspace) is None

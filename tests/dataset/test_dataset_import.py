@@ -13,8 +13,8 @@ from core.dataset.images import Preprocess, prepare, register_heif
 from tests.support.images import photo_image
 
 
-def _exif_rotated_jpeg(path, size=(400, 300), orientation=6):
-    image = photo_image(size, seed=3)
+def _exif_rotated_jpeg(path, size=(400, 300), orientation=6, seed=3):
+    image = photo_image(size, seed=seed)
     exif = Image.Exif()
     exif[0x0112] = orientation
     image.save(path, "JPEG", exif=exif.tobytes(), quality=92)
@@ -129,10 +129,11 @@ def test_separate_captions_folder_pairs_by_stem_and_nothing_existing_is_lost(wor
     assert [c.rsplit("/", 1)[-1] for c in report.captions_without_images] == ["img9.txt"]
     dataset = datasets.open_dataset(workspace, "layout")
     captions.save(dataset, "img0", "hand written, keep me")
+    photo_image((300, 300), seed=99).save(processed / "img0.png")  # a new picture under a name already taken
     again = run_import(workspace, "layout", [processed], captions_dir=caps)
-    assert len(again.accepted) == 5 and all(f.stem.endswith("_2") for f in again.accepted)
+    assert [f.stem for f in again.accepted] == ["img0_2"]
     assert captions.read(dataset, "img0") == "hand written, keep me"
-    assert len(dataset.items()) == 10
+    assert len(dataset.items()) == 6
 
 
 def test_decompression_bomb_is_refused_with_the_limit(tmp_path, monkeypatch):
@@ -152,7 +153,7 @@ def test_many_files_go_through_the_process_pool(workspace, tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
     for i in range(6):
-        _exif_rotated_jpeg(folder / f"p{i}.jpg", size=(1200, 900))
+        _exif_rotated_jpeg(folder / f"p{i}.jpg", size=(1200, 900), seed=3 + i)  # six different pictures
     report = run_import(workspace, "pool", [folder])
     assert len(report.accepted) == 6 and not report.rejected
     dataset = datasets.open_dataset(workspace, "pool")
@@ -160,3 +161,55 @@ def test_many_files_go_through_the_process_pool(workspace, tmp_path):
     for item in dataset.items():
         with Image.open(item.image) as image:
             assert image.size == (768, 1024)
+
+
+def test_pictures_already_in_the_dataset_are_skipped_and_said_so(workspace, tmp_path):
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    for i in range(3):
+        photo_image((300, 200), seed=30 + i).save(folder / f"alpha{i}.png")
+    (folder / "alpha0.txt").write_text("mira, first caption", encoding="utf-8")
+    first = run_import(workspace, "mira", [folder])
+    assert len(first.accepted) == 3
+    dataset = datasets.open_dataset(workspace, "mira")
+    captions.save(dataset, "alpha0", "hand written, keep me")
+
+    (folder / "alpha0.txt").write_text("mira, a caption that must not replace the hand-written one", encoding="utf-8")
+    (folder / "alpha1.txt").write_text("mira, alpha1 had no caption", encoding="utf-8")
+    (folder / "copy of alpha2.png").write_bytes((folder / "alpha2.png").read_bytes())  # same bytes, another name
+    photo_image((300, 200), seed=40).save(folder / "new.png")
+    again = run_import(workspace, "mira", [folder])
+    assert [f.stem for f in again.accepted] == ["new"]
+    assert sorted(f.duplicate_of for f in again.already) == ["alpha0", "alpha1", "alpha2", "alpha2"]
+    assert not again.rejected
+    assert "1 image(s) imported into 'mira', 4 already in the dataset, skipped, 0 file(s) rejected." in again.summary()
+    assert sorted(i.stem for i in dataset.items()) == ["alpha0", "alpha1", "alpha2", "new"]  # no alpha0_2
+    assert captions.read(dataset, "alpha0") == "hand written, keep me"
+    assert captions.read(dataset, "alpha1") == "mira, alpha1 had no caption"  # it had none: the imported one is used
+    assert not again.captions_without_images
+
+    # A dataset imported before sources.json was kept: the same training image is recognised all the same.
+    (dataset.root / "sources.json").unlink()
+    legacy = run_import(workspace, "mira", [folder / "alpha1.png"])
+    assert not legacy.accepted and [f.duplicate_of for f in legacy.already] == ["alpha1"]
+    assert sorted(i.stem for i in dataset.items()) == ["alpha0", "alpha1", "alpha2", "new"]
+
+    # One picture twice in one import: the second is skipped. A picture removed to the trash comes back.
+    datasets.remove_image(workspace, "mira", "new")
+    twice = run_import(workspace, "mira", [folder / "new.png", folder / "new.png"])
+    assert [f.stem for f in twice.accepted] == ["new"] and len(twice.already) == 1
+    assert "earlier in this import" in twice.already[0].reason
+
+
+def test_a_folder_that_does_not_exist_is_said_so_and_unsupported_files_name_every_format(workspace, tmp_path):
+    from core.dataset.images import IMPORTABLE, importable_formats
+
+    report = run_import(workspace, "mira", [tmp_path / "no such folder"])
+    assert report.missing == [str(tmp_path / "no such folder")] and not report.accepted
+    assert report.summary().startswith("Nothing was imported:") and "does not exist" in report.summary()
+
+    (tmp_path / "notes.docx").write_text("x")
+    message = run_import(workspace, "mira", [tmp_path / "notes.docx"]).files[0].reason
+    for name in ("JPEG", "PNG", "WebP", "HEIC", "AVIF", "GIF", "BMP", "TIFF"):
+        assert name in message, message
+    assert len(IMPORTABLE) == 11 and importable_formats().endswith(" or TIFF")

@@ -63,3 +63,31 @@ def test_every_problem_is_found_and_only_errors_block(workspace):
     assert result.iterations == 2 * 13
     rows = {row.stem: row for row in result.rows}
     assert rows["cut"].level == "error" and rows["soft"].level == "warning" and rows["img2"].level == "ok"
+
+
+def test_look_alikes_are_one_finding_per_group_not_one_per_pair(workspace):
+    dataset = _dataset(workspace, count=6)
+    for i in range(5):  # five copies of img0: ten pairs, one group
+        photo_image((1024, 768), seed=20).resize((1000 - 20 * i, 750 - 15 * i)).save(dataset.images_dir / f"copy{i}.png")
+    for i in range(2):  # two copies of img1: a second group
+        photo_image((1024, 768), seed=21).save(dataset.images_dir / f"again{i}.png")
+    result = preflight.check(workspace, "mira", resolution=1024)
+    groups = [f for f in result.warnings if f.code == "duplicate"]
+    assert len(groups) == 2, [f.message for f in groups]
+    assert sorted(map(tuple, (g.stems for g in groups))) == [("again0", "again1", "img1"),
+                                                              ("copy0", "copy1", "copy2", "copy3", "copy4", "img0")]
+    assert "6 pictures look alike" in " ".join(g.message for g in groups)
+    rows = {r.stem: r for r in result.rows}
+    assert len([p for p in rows["copy3"].problems if "look" in p]) == 1  # one line per picture, not one per pair
+    assert rows["img2"].level == "ok"
+
+
+def test_flat_pictures_of_different_colours_are_not_duplicates(workspace):
+    from PIL import Image
+
+    dataset = _dataset(workspace, count=6)
+    for name, colour in (("red", (220, 20, 20)), ("blue", (20, 20, 220)), ("green", (20, 200, 20)), ("red2", (222, 22, 20))):
+        Image.new("RGB", (1024, 1024), colour).save(dataset.images_dir / f"{name}.png")
+    result = preflight.check(workspace, "mira", resolution=1024)
+    groups = [f.stems for f in result.warnings if f.code == "duplicate"]
+    assert groups == [["red", "red2"]]  # the same colour still is a duplicate
