@@ -89,13 +89,14 @@ class Widgets:
     grid_state: gr.State
     at_state: gr.State
     scores_state: gr.State
+    default_steps: gr.State  # the checkpoints the app picked for the grid (followed while the person keeps them)
 
     @property
     def loaded(self) -> list:
         """What picking a run fills in."""
         return [self.table, self.previews, self.step, self.chosen_md, self.grid_state, self.at_state, self.scores_state,
                 self.grid_html, self.viewer_img, self.viewer_info, self.viewer_strength, self.model, self.size,
-                self.grid_steps, self.plan_md]
+                self.grid_steps, self.plan_md, self.default_steps]
 
     @property
     def grid_fields(self) -> list:
@@ -176,12 +177,14 @@ def layout(ctx: UIContext) -> Widgets:
     grid_state = gr.State(None)
     at_state = gr.State([0, 0])
     scores_state = gr.State({})
+    default_steps = gr.State([])
     ctx.shared["checkpoints_run"] = run
     ctx.shared["chosen"] = chosen_md
     return Widgets(run, refresh, table, previews, step, export_btn, report, exported_file, keep, prune_btn, delete_btn,
                    cleanup_md, prompts, grid_steps, strengths, seeds, model, size, sample_steps, guidance, plan_md,
                    render_btn, stop_btn, score_btn, status, grid_html, viewer_img, viewer_info, viewer_strength, left, up,
-                   down, right, ranking, choose_strength, choose_btn, chosen_md, grid_state, at_state, scores_state)
+                   down, right, ranking, choose_strength, choose_btn, chosen_md, grid_state, at_state, scores_state,
+                   default_steps)
 
 
 class Handlers:
@@ -253,20 +256,27 @@ class Handlers:
         return self.plan_text(run_id, *fields)
 
     @user_errors
-    def on_tab(self, current_run, current_step, grid_steps):
+    def on_tab(self, current_run, current_step, grid_steps, default_steps):
         """Opening the tab reads the run list and the run's checkpoints from disk again (a training may have run
-        meanwhile); the grid and the viewer's place are left as they are."""
+        meanwhile); the grid's checkpoints follow while they are still the app's pick; the grid and the viewer's
+        place are left as they are."""
         runs, run_id = self.pick_run(current_run)
         run_update = gr.update(choices=runs, value=run_id)
         if not run_id or run_id != current_run:  # a new run is loaded by the run's change event
-            return run_update, gr.update(), gr.update(), gr.update(), gr.update()
+            return run_update, gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
         paths = self.paths_of(run_id)
         found = checkpoints.list_checkpoints(paths)
         rows, gallery = self.checkpoint_rows(found, checkpoints.read_chosen(paths))
         steps = [c.step for c in found]
         keep = current_step if current_step in steps else (steps[-1] if steps else None)
-        picked = [int(s) for s in (grid_steps or []) if int(s) in steps] or grid_form.defaults_for_run(self.ctx.workspace, run_id).steps
-        return run_update, rows, gallery, gr.update(choices=steps, value=keep), gr.update(choices=steps, value=picked)
+        defaults = grid_form.defaults_for_run(self.ctx.workspace, run_id).steps
+        picked = [int(s) for s in (grid_steps or [])]
+        if not picked or picked == [int(s) for s in (default_steps or [])]:
+            picked = defaults  # still the app's pick: follow the new checkpoints
+        else:
+            picked = [s for s in picked if s in steps] or defaults
+        return (run_update, rows, gallery, gr.update(choices=steps, value=keep), gr.update(choices=steps, value=picked),
+                defaults)
 
     @user_errors
     def load_run(self, run_id, prompts_text, strengths_text, seeds_text, sample_steps, guidance):
@@ -275,7 +285,7 @@ class Handlers:
         if not run_id:
             return ([], [], gr.update(choices=[]), "No run selected.", None, [0, 0], {}, compare_grid.render(None), None, "",
                     gr.update(choices=[]), gr.update(), gr.update(), gr.update(choices=[], value=[]),
-                    "Pick a run to see the grid's size and a time estimate.")
+                    "Pick a run to see the grid's size and a time estimate.", [])
         paths = self.paths_of(run_id)
         found = checkpoints.list_checkpoints(paths)
         chosen = checkpoints.read_chosen(paths)
@@ -290,7 +300,7 @@ class Handlers:
         return (rows, gallery, gr.update(choices=[c.step for c in found], value=found[-1].step if found else None), self.chosen_text(paths),
                 grid, [0, 0], {}, html_text, path, text,
                 gr.update(choices=strengths_choices, value=strengths_choices[0] if strengths_choices else None),
-                defaults.model, defaults.size, gr.update(choices=defaults.available, value=defaults.steps), plan)
+                defaults.model, defaults.size, gr.update(choices=defaults.available, value=defaults.steps), plan, defaults.steps)
 
     @user_errors
     def export(self, run_id, step_value):
@@ -413,5 +423,5 @@ def wire(ctx: UIContext, w: Widgets) -> None:
         follow(ctx.shared["run"], on.follow_run, inputs=ctx.shared["run"], outputs=w.run)
     if ctx.blocks is not None:
         ctx.blocks.load(on.refresh_runs, inputs=w.run, outputs=w.run)
-    ctx.tab_items[TAB_ID].select(on.on_tab, inputs=[w.run, w.step, w.grid_steps],
-                                 outputs=[w.run, w.table, w.previews, w.step, w.grid_steps])
+    ctx.tab_items[TAB_ID].select(on.on_tab, inputs=[w.run, w.step, w.grid_steps, w.default_steps],
+                                 outputs=[w.run, w.table, w.previews, w.step, w.grid_steps, w.default_steps])
