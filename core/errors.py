@@ -88,6 +88,24 @@ class ModelError(AppError):
     """A base model is unknown, missing or cannot be loaded."""
 
 
+class ModelDownloadFailed(ModelError):
+    """A model's files could not be fetched from the Hub this app uses: `host` is where it really asked (HF_ENDPOINT,
+    else huggingface.co), so the sentence never blames a host that was not contacted. Used by likeness scoring in
+    the Checkpoints and Playground tabs (core.checkpoints.likeness.fetch_model) and open to any model download."""
+
+    def __init__(self, message: str = "", todo: str = "", *, what: str = "", repo: str = "", host: str = "",
+                 detail: str = "", setting: str = "") -> None:
+        self.what, self.repo, self.host, self.detail, self.setting = what, repo, host, detail, setting
+        super().__init__(message, todo)
+
+    def sentence(self) -> tuple[str, str]:
+        why = f": {self.detail}" if self.detail else ""
+        todo = f"Check that {self.host} can be reached and has {self.repo or 'the model'} (HF_ENDPOINT sets the host), then try again"
+        if self.setting:
+            todo += f", or set {self.setting} to a local folder that holds the model"
+        return f"{self.what or 'The model'} ({self.repo}) could not be downloaded from {self.host}{why}.", todo + "."
+
+
 class PlatformError(AppError):
     """The machine or Python cannot run what was asked (too old, port in use, no backend)."""
 

@@ -73,7 +73,7 @@ def viewer(grid: dict | None, at: tuple[int, int], strength, scores: dict[str, f
     """(image path, settings text) of the viewer's cell."""
     if not grid or not grid.get("rows"):
         return None, "No grid yet."
-    r, p = at
+    r, p = min(max(0, at[0]), len(grid["rows"]) - 1), min(max(0, at[1]), len(grid["spec"]["prompts"]) - 1)
     row = grid["rows"][r]
     seed = grid["spec"]["seeds"][0]
     cell = find(grid, row, p, None if row == "base" else strength, seed)

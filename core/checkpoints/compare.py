@@ -85,7 +85,8 @@ def cell_key(adapter_sha: str | None, model: str, prompt: str, seed: int, width:
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
 
 
-def _resolved(paths: RunPaths, spec: GridSpec) -> tuple[GridSpec, list[int]]:
+def resolved(paths: RunPaths, spec: GridSpec) -> tuple[GridSpec, list[int]]:
+    """The spec with the model, its steps and guidance, and the checkpoint steps filled in (checked)."""
     record = paths.read_record()
     base = models.resolve(spec.model or record.model or "flux2-klein-base-4b")
     available = [step for step, _ in paths.checkpoint_zips()]
@@ -97,10 +98,13 @@ def _resolved(paths: RunPaths, spec: GridSpec) -> tuple[GridSpec, list[int]]:
         raise AppError(f"Run '{paths.run_id}' has no checkpoints to compare yet.", "Wait for the first checkpoint.")
     if not spec.prompts or not spec.strengths or not spec.seeds:
         raise AppError("The grid needs at least one prompt, one strength and one seed.", "Fill in all three.")
-    resolved = GridSpec(**{**asdict(spec), "model": base.key, "steps": list(wanted),
-                           "sample_steps": int(spec.sample_steps or base.default_steps),
-                           "guidance": float(base.default_guidance if spec.guidance is None else spec.guidance)})
-    return resolved, list(wanted)
+    for value, name in ((spec.width, "width"), (spec.height, "height")):
+        if int(value) < 16 or int(value) % 16:
+            raise AppError(f"The grid's {name} {value} is not a multiple of 16 (at least 16).", "Type a size like 512x512.")
+    resolved_spec = GridSpec(**{**asdict(spec), "model": base.key, "steps": list(wanted),
+                                "sample_steps": int(spec.sample_steps or base.default_steps),
+                                "guidance": float(base.default_guidance if spec.guidance is None else spec.guidance)})
+    return resolved_spec, list(wanted)
 
 
 def planned_cells(spec: GridSpec) -> int:
@@ -112,7 +116,7 @@ def run_grid(workspace, spec: GridSpec, cancel: Cancellation | None = None, sett
     """Fill the grid: first the plan (payload "spec", "rows"), one Progress per finished cell (payload "cell"), and
     last the Grid (the result)."""
     paths = run_paths(workspace, spec.run_id, must_exist=True)
-    spec, wanted = _resolved(paths, spec)
+    spec, wanted = resolved(paths, spec)
     engine = generation.engine(settings)
     generation.watch_heavy_slot(workspace)
     cells_dir = paths.compare_dir / "cells"
@@ -122,11 +126,13 @@ def run_grid(workspace, spec: GridSpec, cancel: Cancellation | None = None, sett
     total = planned_cells(spec)
     rows = ([BASE_ROW] if spec.include_base else []) + [str(s) for s in wanted]
     yield Progress(0, total, f"Preparing {len(wanted)} checkpoint adapters", {"spec": asdict(spec), "rows": rows})
-    for step in wanted:
+    for number, step in enumerate(wanted, 1):
+        if cancel is not None:
+            cancel.check()
         adapter = checkpoints.extracted_adapter(paths, step)
-
         sha = sha256(adapter)
         plan.extend((str(step), str(adapter), sha, strength) for strength in spec.strengths)
+        yield Progress(0, total, f"Prepared the adapter of step {step} ({number}/{len(wanted)})")
     cells: list[Cell] = []
     done = 0
     with jobs.heavy_slot(workspace, "compare", "Checkpoint comparison", wait=0):
@@ -140,18 +146,23 @@ def run_grid(workspace, spec: GridSpec, cancel: Cancellation | None = None, sett
                     settings_record = {"row": row, "adapter": adapter, "adapter_sha256": sha, "model": spec.model, "prompt": prompt,
                                        "seed": seed, "width": spec.width, "height": spec.height, "steps": spec.sample_steps,
                                        "guidance": spec.guidance, "strength": strength}
+                    label = "base model" if row == BASE_ROW else f"step {row} at {strength}"
                     cached = path.is_file()
                     if not cached:
+                        if engine.loaded_model != spec.model:
+                            yield Progress(done, total, f"Loading the {spec.model} model (first image only)…")
                         loras = ((adapter, strength),) if adapter else ()
-                        image = engine.render(RenderSpec(model_key=spec.model, prompt=prompt, seed=seed, width=spec.width,
-                                                         height=spec.height, steps=spec.sample_steps, guidance=spec.guidance,
-                                                         loras=loras), cancel=cancel)
+                        render_spec = RenderSpec(model_key=spec.model, prompt=prompt, seed=seed, width=spec.width,
+                                                 height=spec.height, steps=spec.sample_steps, guidance=spec.guidance, loras=loras)
+                        image = yield from generation.render_with_progress(
+                            engine, render_spec, cancel,
+                            lambda step, steps, _d=done, _l=label: Progress(_d, total, f"cell {_d + 1}: {_l}, denoising step {step}/{steps}"))
+                        settings_record["render_seconds"] = engine.stats.last_image_seconds
                         generation.save_image(image, cells_dir, settings_record, key)
                     cell = Cell(row=row, prompt_index=prompt_index, prompt=prompt, strength=strength, seed=seed, path=str(path),
                                 key=key, cached=cached, settings=settings_record)
                     cells.append(cell)
                     done += 1
-                    label = "base model" if row == BASE_ROW else f"step {row} at {strength}"
                     yield Progress(done, total, f"{label}, prompt {prompt_index + 1}, seed {seed}{' (cached)' if cached else ''}", {"cell": cell})
     grid = Grid(spec=spec, rows=rows, cells=cells)
     storage.write_json(paths.compare_dir / "grid.json", grid.to_dict())

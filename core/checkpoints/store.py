@@ -1,4 +1,5 @@
-"""A run's checkpoints: list them, read their zips safely, export the publishable adapter, choose one.
+"""A run's checkpoints: list them, read their zips safely, export the publishable adapter, choose one, and move
+old ones to the trash (delete, keep-last-N) with the chosen one always kept.
 
 mflux writes `mflux/checkpoints/NNNNNNN_checkpoint.zip` holding `NNNNNNN_adapter.safetensors` (the LoRA),
 the optimizer state, the iterator, the loss history and the config. Only those members are accepted,
@@ -208,9 +209,14 @@ def export_adapter(paths: RunPaths, step: int | None = None, *, trigger: str | N
     return ExportedAdapter(path=target, sha256=adapters.sha256(target), step=step, metadata=metadata)
 
 
+def adapter_path(paths: RunPaths, step: int) -> Path:
+    """Where the exported adapter of checkpoint `step` is (or will be) written."""
+    return paths.adapters_dir / f"{paths.run_id}-step{step:07d}.safetensors"
+
+
 def extracted_adapter(paths: RunPaths, step: int) -> Path:
     """The exported (diffusers-named) adapter of `step`, written once and reused (e.g. by the grid)."""
-    target = paths.adapters_dir / f"{paths.run_id}-step{step:07d}.safetensors"
+    target = adapter_path(paths, step)
     if target.is_file():
         return target
     return export_adapter(paths, step).path
@@ -241,6 +247,66 @@ def read_chosen(paths: RunPaths) -> Chosen | None:
                   chosen_at=float(data.get("chosen_at", 0)))
 
 
+@dataclass
+class LoraChoice:
+    """One LoRA Local Generate offers: a run's chosen checkpoint (with its strength) or a checkpoint of the run
+    being looked at. `path` is the exported adapter's place; `ensure_adapter` exports it when it is not there yet."""
+
+    label: str
+    path: str
+    run_id: str
+    step: int
+    chosen: bool
+    strength: float | None = None  # the chosen strength
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_ADAPTER_NAME = re.compile(r"^(?P<run>.+)-step(?P<step>\d{7})\.safetensors$")
+
+
+def lora_choices(workspace, run_id: str | None = None) -> list[LoraChoice]:
+    """The chosen checkpoint of every run (most recently chosen first), then every checkpoint of `run_id` (newest
+    step first), each once; not every step of every run."""
+    chosen = []
+    for other in workspace.list_runs():
+        found = read_chosen(RunPaths(workspace.runs_dir / other))
+        if found is not None and found.step is not None:
+            chosen.append(found)
+    chosen.sort(key=lambda c: c.chosen_at, reverse=True)
+    out = [LoraChoice(label=f"★ {c.run_id} · step {c.step} (chosen, strength {c.strength:g})", path=str(c.adapter_path),
+                      run_id=c.run_id, step=int(c.step), chosen=True, strength=c.strength) for c in chosen]
+    if run_id and (workspace.runs_dir / run_id).is_dir():
+        paths = run_paths(workspace, run_id)
+        listed = {choice.path for choice in out}
+        for step, _ in reversed(paths.checkpoint_zips()):
+            path = str(adapter_path(paths, step))
+            if path not in listed:
+                out.append(LoraChoice(label=f"{paths.run_id} · step {step}", path=path, run_id=paths.run_id, step=step, chosen=False))
+    return out
+
+
+def last_chosen(workspace) -> Chosen | None:
+    """The checkpoint chosen most recently in any run."""
+    found = [c for c in (read_chosen(RunPaths(workspace.runs_dir / r)) for r in workspace.list_runs()) if c is not None]
+    return max(found, key=lambda c: c.chosen_at) if found else None
+
+
+def ensure_adapter(workspace, path: str | Path) -> Path:
+    """The adapter file at `path`; a run checkpoint's adapter that was listed but not exported yet is exported now."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    match = _ADAPTER_NAME.match(path.name)
+    runs_dir = workspace.runs_dir.resolve()
+    if match and path.parent.name == "adapters" and path.parent.parent.parent.resolve() == runs_dir:
+        paths = run_paths(workspace, path.parent.parent.name, must_exist=True)
+        if match.group("run") == paths.run_id:
+            return extracted_adapter(paths, int(match.group("step")))
+    raise NotFound(f"There is no LoRA file at {path}.", "Pick one from the LoRA list (Checkpoints tab exports them).")
+
+
 def exported_adapters(workspace) -> list[Path]:
     """Every adapter exported from any run of the workspace, newest first (for Local Generate's LoRA list)."""
     found = []
@@ -249,3 +315,81 @@ def exported_adapters(workspace) -> list[Path]:
         if folder.is_dir():
             found.extend(p for p in folder.glob("*.safetensors") if p.is_file())
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+@dataclass
+class RemovedCheckpoints:
+    """What delete / prune moved out of a run: recoverable from `trash` (move a zip back into the run's
+    mflux/checkpoints/ folder to restore it). Adapters exported from them stay where they are."""
+
+    run_id: str
+    removed: list[int]
+    kept: list[int]
+    protected: list[int]  # kept although asked for: the chosen checkpoint
+    trash: list[str] = field(default_factory=list)
+    bytes_moved: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        if not self.removed:
+            text = f"Nothing was removed from {self.run_id}; it keeps checkpoints {_steps(self.kept)}."
+        else:
+            folder = str(Path(self.trash[0]).parent) if self.trash else "the trash"
+            text = (f"Moved checkpoint{'s' * (len(self.removed) != 1)} {_steps(self.removed)} of {self.run_id} "
+                    f"({self.bytes_moved / 1e6:.1f} MB) to the trash: {folder}. It keeps {_steps(self.kept) or 'none'}; "
+                    "to restore one, move its zip back into the run's mflux/checkpoints folder.")
+        if self.protected:
+            text += f" Step {_steps(self.protected)} is the chosen checkpoint and was kept."
+        return text
+
+
+def _steps(steps: list[int]) -> str:
+    return ", ".join(str(s) for s in steps)
+
+
+def _move_to_trash(workspace, paths: RunPaths, steps: list[int], protected: list[int]) -> RemovedCheckpoints:
+    zips = dict(paths.checkpoint_zips())
+    moved, trash = 0, []
+    for step in steps:
+        size = zips[step].stat().st_size
+        trash.append(str(storage.move_to_trash(zips[step], workspace.trash_dir / paths.run_id)))
+        moved += size
+    kept = [step for step, _ in paths.checkpoint_zips()]
+    return RemovedCheckpoints(run_id=paths.run_id, removed=list(steps), kept=kept, protected=protected, trash=trash,
+                              bytes_moved=moved)
+
+
+def delete_checkpoints(workspace, run_id: str, steps: list[int]) -> RemovedCheckpoints:
+    """Move the checkpoints at `steps` to the workspace's trash (recoverable); the chosen one is never moved."""
+    paths = run_paths(workspace, run_id, must_exist=True)
+    available = [step for step, _ in paths.checkpoint_zips()]
+    missing = [s for s in steps if s not in available]
+    if missing:
+        raise NotFound(f"Run '{paths.run_id}' has no checkpoint at step {missing[0]}.",
+                       f"Steps with checkpoints: {_steps(available) or 'none'}.")
+    chosen = read_chosen(paths)
+    protected = [s for s in steps if chosen is not None and s == chosen.step]
+    if protected and len(set(steps)) == 1:
+        raise CheckpointError(f"Step {protected[0]} is the chosen checkpoint of {paths.run_id}, so it is kept.",
+                              "Choose another checkpoint first (Checkpoints tab or `checkpoints choose`), then delete this one.")
+    return _move_to_trash(workspace, paths, sorted(set(steps) - set(protected)), protected)
+
+
+def prune_plan(paths: RunPaths, keep: int) -> tuple[list[int], list[int]]:
+    """(steps that keep-last-`keep` would move to the trash, the chosen step it keeps besides)."""
+    if int(keep) < 1:
+        raise AppError(f"Keeping {keep} checkpoints would remove them all.", "Keep at least 1 (the newest).")
+    available = [step for step, _ in paths.checkpoint_zips()]
+    older = available[:-int(keep)] if len(available) > int(keep) else []
+    chosen = read_chosen(paths)
+    protected = [s for s in older if chosen is not None and s == chosen.step]
+    return [s for s in older if s not in protected], protected
+
+
+def prune_checkpoints(workspace, run_id: str, keep: int) -> RemovedCheckpoints:
+    """Keep the newest `keep` checkpoints of the run (and the chosen one); move the older ones to the trash."""
+    paths = run_paths(workspace, run_id, must_exist=True)
+    older, protected = prune_plan(paths, keep)
+    return _move_to_trash(workspace, paths, older, protected)

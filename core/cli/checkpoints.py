@@ -1,4 +1,4 @@
-"""`checkpoints list|export|validate|choose`: a run's checkpoints and the adapter files made from them."""
+"""`checkpoints list|export|validate|choose|delete|prune`: a run's checkpoints and the adapter files made from them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from core.models import adapters, lora_targets
 
 
 def register(commands: Commands) -> None:
-    group = commands.group("checkpoints", "A run's checkpoints: list, export the publishable adapter, validate, choose.")
+    group = commands.group("checkpoints", "A run's checkpoints: list, export the publishable adapter, validate, choose, delete, prune.")
     listing = group.add("list", "List a run's checkpoints with step, time, loss and previews.", run_list)
     listing.add_argument("run")
     export = group.add("export", "Export a checkpoint's adapter in diffusers/PEFT naming with metadata.", run_export)
@@ -27,6 +27,13 @@ def register(commands: Commands) -> None:
     choose.add_argument("run")
     choose.add_argument("step", type=int)
     choose.add_argument("--strength", type=float, default=1.0)
+    delete = group.add("delete", "Move checkpoints of a run to the trash (recoverable; the chosen one is kept).", run_delete)
+    delete.add_argument("run")
+    delete.add_argument("steps", type=int, nargs="+", metavar="STEP")
+    prune = group.add("prune", "Keep the newest N checkpoints (and the chosen one); move the older ones to the trash.", run_prune)
+    prune.add_argument("run")
+    prune.add_argument("--keep", type=int, required=True, metavar="N")
+    prune.add_argument("--dry-run", action="store_true", help="only say which checkpoints would be moved")
 
 
 def run_list(context: Context) -> Outcome:
@@ -60,3 +67,20 @@ def run_validate(context: Context) -> Outcome:
 def run_choose(context: Context) -> Outcome:
     chosen = checkpoints.choose(context.workspace, context.args.run, context.args.step, context.args.strength)
     return Outcome(chosen.to_dict(), f"Chose step {chosen.step} at strength {chosen.strength}: {chosen.adapter_path}")
+
+
+def run_delete(context: Context) -> Outcome:
+    removed = checkpoints.delete_checkpoints(context.workspace, context.args.run, context.args.steps)
+    return Outcome(removed.to_dict(), removed.summary())
+
+
+def run_prune(context: Context) -> Outcome:
+    if context.args.dry_run:
+        paths = run_paths(context.workspace, context.args.run, must_exist=True)
+        older, protected = checkpoints.prune_plan(paths, context.args.keep)
+        kept = [step for step, _ in paths.checkpoint_zips() if step not in older]
+        text = (f"Would move {', '.join(map(str, older))} to the trash; keeps {', '.join(map(str, kept))}." if older
+                else f"Nothing to move; keeps {', '.join(map(str, kept))}.")
+        return Outcome({"run_id": paths.run_id, "would_remove": older, "kept": kept, "protected": protected, "dry_run": True}, text)
+    removed = checkpoints.prune_checkpoints(context.workspace, context.args.run, context.args.keep)
+    return Outcome(removed.to_dict(), removed.summary())

@@ -48,7 +48,8 @@ def run(context: Context) -> Outcome:
     data = grid.to_dict()
     lines = [f"{len(grid.cells)} cells ({sum(c.cached for c in grid.cells)} from the cache) in {paths.compare_dir}"]
     if args.likeness:
-        per_cell, ranking = likeness.rank(grid, likeness.dataset_images_of_run(context.workspace, paths), model=context.settings.likeness_model)
+        per_cell, ranking = likeness.rank(grid, likeness.dataset_images_of_run(context.workspace, paths), model=context.settings.likeness_model,
+                                          endpoint=context.settings.hf_endpoint)
         data["likeness"] = {"cells": per_cell, "ranking": [vars(r) for r in ranking]}
         lines += [f"  {r.row:>8}  likeness {r.score:.3f}" for r in ranking]
     return Outcome(data, "\n".join(lines))

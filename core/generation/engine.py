@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,7 @@ class EngineStats:
     scale_changes: int = 0
     prompt_encodings: int = 0
     images: int = 0
+    last_image_seconds: float = 0.0  # the last image's denoising and decoding (model and LoRA loading excluded)
 
 
 def mlx_backend() -> str:
@@ -238,11 +240,13 @@ class Engine:
             try:
                 if cancel is not None:
                     cancel.check()
+                started = time.perf_counter()
                 result = flux.generate_image(seed=int(spec.seed), prompt=spec.prompt, num_inference_steps=int(spec.steps),
                                              height=int(spec.height), width=int(spec.width), guidance=float(spec.guidance))
             finally:
                 loaded.hook.on_step, loaded.hook.cancel = None, None
         self.stats.images += 1
+        self.stats.last_image_seconds = round(time.perf_counter() - started, 3)
         return result.image
 
 

@@ -89,6 +89,11 @@ def engine(settings=None) -> Engine:
     return _engine
 
 
+def loaded_model() -> str | None:
+    """The model the warm engine holds now (None: the next image loads one first)."""
+    return _engine.loaded_model
+
+
 def unload() -> bool:
     """Free the warm model now (e.g. before training). Returns whether one was loaded."""
     return _engine.unload()
@@ -155,7 +160,7 @@ def run(workspace: Workspace, request: GenerateRequest, cancel: Cancellation | N
             yield Progress(done_before, total, f"{label}: loading the model and LoRA if needed (seed {seed})")
             image = yield from render_with_progress(
                 eng, spec, cancel, lambda step, steps, _l=label, _s=seed, _d=done_before: Progress(_d + step, total, f"{_l}, step {step}/{steps} (seed {_s})"))
-            record = _settings_record(request, seed, index)
+            record = {**_settings_record(request, seed, index), "render_seconds": eng.stats.last_image_seconds}
             stamp = time.strftime("%H%M%S")
             path = save_image(image, workspace.generations_dir / time.strftime("%Y%m%d"), record, f"{stamp}-{seed}-{index}")
             yield Progress(done_before + request.steps, total, f"Saved {path.name}", result=GeneratedImage(path, record))

@@ -93,7 +93,7 @@ def import_yaml(text: str, plan: TrainPlan, image_count: int | None = None) -> I
         plan.save_every = int(save["save_every"])
         out.carried.append(f"save every {plan.save_every} steps")
     if save.get("max_step_saves_to_keep"):
-        out.missing.append(f"max_step_saves_to_keep {save['max_step_saves_to_keep']}: every checkpoint is kept; delete old ones in the Checkpoints tab")
+        out.missing.append(f"max_step_saves_to_keep {save['max_step_saves_to_keep']}: mflux keeps every checkpoint; keep the newest with `python -m core checkpoints prune RUN --keep {save['max_step_saves_to_keep']}` or the Checkpoints tab's Keep newest (older ones go to the trash)")
     if save.get("dtype"):
         out.adapted.append(f"save dtype {save['dtype']}: mflux saves the adapter in float32")
     if save.get("push_to_hub"):

@@ -91,3 +91,24 @@ def test_likeness_ranks_cells_and_checkpoints(run_copy, workspace, settings, lik
     assert sorted(r.row for r in ranking) == ["2", "3", "base"]
     assert [r.score for r in ranking] == sorted((r.score for r in ranking), reverse=True)
     assert all(r.cells == 1 for r in ranking)
+
+
+def test_progress_shows_inside_each_image_and_stop_ends_within_it(run_copy, workspace, settings):
+    """A long cell reports its denoising steps (no silent "Preparing" for minutes), and a Stop asked during one
+    ends the grid at the next step (mflux's in-loop callback), before that image is finished or saved."""
+    generation.unload()
+    long = spec(run_copy.run_id, prompts=["mira, long"], strengths=[1.0], seeds=[9], steps=[3], sample_steps=20)
+    cancel = Cancellation()
+    messages = []
+    before = stats()
+    with pytest.raises(Cancelled):
+        for event in compare.run_grid(workspace, long, cancel=cancel, settings=settings):
+            messages.append(event.message)
+            if "denoising step 2/20" in event.message:
+                cancel.request()
+    assert any(m.startswith("Prepared the adapter of step 3") for m in messages)
+    assert any(m.startswith("Loading the selftest model") for m in messages)
+    steps_seen = [m for m in messages if "denoising step" in m]
+    assert steps_seen[0].endswith("base model, denoising step 1/20") and len(steps_seen) < 20
+    assert delta(before)["images"] == 0  # the image was not finished
+    assert not any((run_copy.compare_dir / "cells").glob("*.png"))

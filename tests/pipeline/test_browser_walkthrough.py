@@ -187,7 +187,7 @@ def walk(walk_app, page, tmp_path):
     page.locator("#gen-steps input").fill("2")
     page.locator("#gen-seed input").fill("7")
     page.locator("#gen-refresh").click()
-    pick(page, "gen-lora", chosen.adapter_path.name)
+    pick(page, "gen-lora", f"★ {run.run_id} · step {chosen.step} (chosen, strength {chosen.strength:g})")
     page.locator("#gen-run").click()
     wait_text(page, "#gen-progress", "✅", timeout=300_000)
     page.locator("#gen-gallery img").first.wait_for(timeout=30_000)
