@@ -193,6 +193,9 @@ def walk(walk_app, page, tmp_path):
     field(page, "publish-repo").press("Enter")
     page.locator("#publish-visibility").get_by_text("Public").click()
     field(page, "publish-air").fill("story:walk")
+    # A self-test run is published only when asked for, and then labelled as one (card and Runware name).
+    page.locator("#publish-chosen").get_by_text("Self-test adapter.", exact=False).first.wait_for(timeout=30_000)
+    page.locator("#publish-selftest input").check()
     page.locator("#publish-button").click()
     result = page.locator("#publish-result")
     result.get_by_text("Runware AIR", exact=False).wait_for(timeout=180_000)
