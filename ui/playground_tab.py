@@ -229,8 +229,13 @@ class Handlers:
         today = spend.add(self.ctx.workspace, spent)
         return [str(i.path) for i in images], _cost_text(today, spent)
 
-    def cost_now(self):
+    def today_text(self) -> str:
         return _cost_text(spend.today(self.ctx.workspace), what=None)
+
+    @user_errors
+    def cost_now(self):
+        """Page load: today's total as it is on disk."""
+        return self.today_text()
 
     def run_batch(self, run_id, base_air, lora_air, weight_value, prompts, seed_value, size_text, steps_value, cfg_value,
                   parallel, local_too, cancel):
@@ -252,7 +257,7 @@ class Handlers:
             cleared = (None, None, None, "", gr.update(choices=[], value=None)) if first else (gr.update(),) * 5
             first = False
             yield (f"{event.message} ({event.step}/{event.total})", _rows(current) if current else gr.update(),
-                   *cleared, gr.update(), gr.update(), self.cost_now())
+                   *cleared, gr.update(), gr.update(), self.today_text())
         names = self.report_names(run_id)
         view = _pair_view(report, 0)
         notes = "".join(f"\n\n⚠️ {n}" for n in report.notes if n.startswith("Likeness was not scored"))
@@ -304,12 +309,12 @@ class Handlers:
         """Opening the tab: the LoRA published since the run was picked (a typed AIR is left alone), the run's
         saved reports as they are now (the one shown kept) and today's total."""
         if not run_id:
-            return gr.update(), gr.update(), self.cost_now()
+            return gr.update(), gr.update(), self.today_text()
         air = gr.update() if (typed_air or "").strip() else (playground.run_facts(self.ctx.workspace, run_id).lora_air
                                                              or gr.update())
         names = self.report_names(run_id)
         reports = gr.update(choices=names, value=report_name if report_name in names else (names[0] if names else None))
-        return air, reports, self.cost_now()
+        return air, reports, self.today_text()
 
     @staticmethod
     def pick_row(evt: gr.SelectData):
