@@ -141,6 +141,7 @@ def stage_publish(run: SelftestRun) -> str:
     version = drain(publish.publish(run.settings, request, cancel=run.cancel))
     status = version.runware_status if version else None
     _expect(status == "ready", f"Runware registration ended '{status}'")
+    _expect(bool(version.selftest), "the self-test adapter was published without its self-test label")
     run.data["air"] = version.air
     return f"one Hub commit ({(version.commit or '')[:8]}) on a loopback Hub; Runware model {version.air} ready"
 
