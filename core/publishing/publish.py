@@ -3,8 +3,9 @@
     for event in publish(settings, PublishRequest(run_id, repo_id="alice/mira-lora"), cancel):
         print(event.message)                      # the last event's result is the version record
 
-Stages: check the token -> build the allowlisted files -> create/find the repo -> one commit (none when nothing
-changed) -> record -> register on Runware (public repos only) -> record. Every stage is written to the run's
+Stages: check everything that can be checked (the adapter, a self-test adapter, the repo name, the token, the
+card, the allowlisted files, the Runware AIR) -> create/find the repo -> one commit (none when nothing changed) ->
+record -> register on Runware (public repos only) -> record. A refusal always comes before the first write. Every stage is written to the run's
 publish record (RunPaths.publish_json) as soon as it is done, so running the same publish again after any
 failure continues from there: the commit is not repeated for unchanged files, the Runware version number is
 kept for the same adapter, and a ready model is not uploaded again.

@@ -164,11 +164,15 @@ def public_config(config: dict) -> dict:
 def unique_samples(sample_paths: list[Path]) -> list[Path]:
     """The samples without repeats, in order: two files showing the same pixels are one sample (the first kept).
     A file that cannot be read is kept, so build() refuses it with its own sentence."""
+    from PIL import Image
+
     seen, kept = set(), []
     for sample in sample_paths:
         try:
-            key = hashlib.sha256(sample_png(Path(sample))).hexdigest()
-        except PublicationError:
+            with Image.open(sample) as image:
+                pixels = image.convert("RGBA")
+            key = hashlib.sha256(repr(pixels.size).encode() + pixels.tobytes()).hexdigest()
+        except (OSError, ValueError):
             key = f"unreadable:{sample}"
         if key not in seen:
             seen.add(key)
