@@ -8,10 +8,11 @@ from pathlib import Path
 import gradio as gr
 
 from ui.context import follow, UIContext
+from ui.publish_overview import chosen_run
 from ui.feedback import user_errors
 from ui.long_job import long_job, LongJob
 from core.playground.report import load_report, SAMPLER_NOTE
-from core.playground import pairs as playground, report as playground_report
+from core.playground import pairs as playground, report as playground_report, spend
 from core.runs.paths import run_paths
 from core.runware.cloud import CloudRequest, generate as cloud_generate, LoraRef, total_cost
 
@@ -19,6 +20,9 @@ TAB_ID = "tab-playground"
 COMPARISON = LongJob("playground")  # a batch of test prompts or one compared prompt: one Stop ends either
 BASES = [("FLUX.2 klein 4B Base · runware:400@5", "runware:400@5"), ("FLUX.2 klein 4B distilled · runware:400@4", "runware:400@4")]
 SIZES = ["1024x1024", "768x1344 (9:16)", "1344x768 (16:9)", "896x1152 (3:4)", "512x512", "128x128 (quick test)"]
+MAX_SEED = 2**31 - 1  # what both mflux and Runware accept
+MAX_STEPS = 100
+MAX_CFG = 20.0
 TABLE_HEADERS = ["#", "Prompt", "Local", "Runware", "Likeness local", "Likeness Runware", "SSIM", "Cost $"]
 
 
@@ -35,9 +39,14 @@ def _money(value: float | None) -> str:
     return "not reported" if value is None else f"${value:.4f}"
 
 
-def _cost_text(request_cost: float | None, total: float, count: int, what: str = "This request") -> str:
-    return (f"**{what}:** {_money(request_cost)} · **Session total:** ${total:.4f} "
-            f"over {count} request{'s' if count != 1 else ''}")
+def _cost_text(today, request_cost: float | None = None, what: str | None = "This request") -> str:
+    """The last request's cost and today's total (a core.playground.spend.Spend), kept across reloads."""
+    count = today.requests
+    total = (f"**Today's total:** ${today.dollars:.4f} over {count} request{'s' if count != 1 else ''}"
+             + (f" ({today.unpriced} without a reported cost)" if today.unpriced else ""))
+    last = f"**{what}:** {_money(request_cost)} · " if what else ""
+    return (f"{last}{total} · _every Runware request of this Playground today ({today.day}, this workspace), "
+            "kept across reloads_")
 
 
 def _rows(report) -> list[list]:
@@ -69,6 +78,7 @@ def _pair_view(report, index: int):
     for label, error in (("Local", pair.local_error), ("Runware", pair.cloud_error)):
         if error:
             lines.append(f"⚠️ {label}: {error}")
+    lines += [f"⚠️ {note}" for note in report.notes if note.startswith("Likeness was not scored")]
     if pair.cost is not None:
         lines.append(f"Runware cost: {_money(pair.cost)}")
     lines.append(f"_{report.note}_")
@@ -81,8 +91,6 @@ def _pair_choices(report) -> list[tuple[str, int]]:
 
 @dataclass
 class Widgets:
-    session_total: gr.State
-    session_count: gr.State
     report_state: gr.State
     run: gr.Dropdown
     refresh: gr.Button
@@ -117,7 +125,7 @@ class Widgets:
     @property
     def batch_outputs(self) -> list:
         return [self.progress, self.table, self.slider, self.local_img, self.cloud_img, self.scores, self.pair_pick,
-                self.reports, self.report_state, self.cost, self.session_total, self.session_count]
+                self.reports, self.report_state, self.cost]
 
     @property
     def request(self) -> list:
@@ -130,9 +138,10 @@ def layout(ctx: UIContext) -> Widgets:
     key = ctx.settings.secrets_status()["RUNWARE_API_KEY"]
     gr.Markdown(f"## Runware Playground\nGenerate on Runware with your LoRA and compare with the local image. "
                 f"RUNWARE_API_KEY: {key}.\n\n_{SAMPLER_NOTE}_", elem_id="playground-intro")
-    session_total, session_count, report_state = gr.State(0.0), gr.State(0), gr.State(None)
+    report_state = gr.State(None)
     with gr.Row():
-        run = gr.Dropdown(ctx.workspace.list_runs(), label="Run (LoRA AIR and local adapter come from it)",
+        # The runs are filled in when the page loads and whenever the tab opens (never frozen at app start).
+        run = gr.Dropdown([], label="Run (LoRA AIR and local adapter come from it)",
                           value=None, allow_custom_value=False, elem_id="playground-run", scale=3)
         refresh = gr.Button("↻ Runs", elem_id="playground-refresh", scale=0)
     with gr.Row():
@@ -142,15 +151,17 @@ def layout(ctx: UIContext) -> Widgets:
     prompt = gr.Textbox(label="Prompt ({trigger} is replaced by the run's trigger word)", lines=2,
                         elem_id="playground-prompt")
     with gr.Row():
-        seed = gr.Number(7, label="Seed", precision=0, elem_id="playground-seed")
+        seed = gr.Number(7, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, step=1, elem_id="playground-seed")
         size = gr.Dropdown(SIZES, value=SIZES[0], label="Size", elem_id="playground-size")
-        steps = gr.Number(0, label="Steps (0 = model default)", precision=0, elem_id="playground-steps")
-        cfg = gr.Number(0, label="CFG / guidance (0 = default)", elem_id="playground-cfg")
+        steps = gr.Number(0, label="Steps (0 = model default)", precision=0, minimum=0, maximum=MAX_STEPS, step=1,
+                          elem_id="playground-steps")
+        cfg = gr.Number(0, label="CFG / guidance (0 = default)", minimum=0, maximum=MAX_CFG, step=0.1,
+                        elem_id="playground-cfg")
         results = gr.Slider(1, 4, value=1, step=1, label="Number of results", elem_id="playground-results")
     with gr.Row():
         generate_btn = gr.Button("Generate on Runware", variant="primary", elem_id="playground-generate")
         compare_btn = gr.Button("Compare with local (same settings)", elem_id="playground-compare")
-    cost = gr.Markdown(_cost_text(None, 0.0, 0), elem_id="playground-cost")
+    cost = gr.Markdown("", elem_id="playground-cost")  # today's total, read from the workspace on load
     gallery = gr.Gallery(label="Runware images", columns=4, height=320, preview=False, object_fit="contain", fit_columns=False,
                          elem_id="playground-gallery")
 
@@ -176,7 +187,7 @@ def layout(ctx: UIContext) -> Widgets:
         reports = gr.Dropdown([], label="Saved reports of this run", elem_id="playground-reports")
         open_btn = gr.Button("Open report", elem_id="playground-open", scale=0)
     report_link = gr.Markdown("", elem_id="playground-report-link")
-    return Widgets(session_total, session_count, report_state, run, refresh, base, lora, weight, prompt, seed, size, steps,
+    return Widgets(report_state, run, refresh, base, lora, weight, prompt, seed, size, steps,
                    cfg, results, generate_btn, compare_btn, cost, gallery, slider, local_img, cloud_img, scores,
                    concurrency, with_local, batch_btn, stop_btn, progress, table, pair_pick, reports, open_btn,
                    report_link)
@@ -209,18 +220,25 @@ class Handlers:
                             number_results=int(count))
 
     @user_errors
-    def generate(self, run_id, base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count,
-                 total, requests_made):
+    def generate(self, run_id, base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count):
         if run_id:
             text = playground.with_trigger(text, playground.run_facts(self.ctx.workspace, run_id).trigger)
         request = self.request_from(base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value, count)
         images = cloud_generate(self.ctx.settings, request)
         spent = total_cost(images)
-        total, requests_made = round(total + (spent or 0.0), 6), requests_made + 1
-        return [str(i.path) for i in images], _cost_text(spent, total, requests_made), total, requests_made
+        today = spend.add(self.ctx.workspace, spent)
+        return [str(i.path) for i in images], _cost_text(today, spent)
+
+    def today_text(self) -> str:
+        return _cost_text(spend.today(self.ctx.workspace), what=None)
+
+    @user_errors
+    def cost_now(self):
+        """Page load: today's total as it is on disk."""
+        return self.today_text()
 
     def run_batch(self, run_id, base_air, lora_air, weight_value, prompts, seed_value, size_text, steps_value, cfg_value,
-                  parallel, local_too, total, requests_made, cancel):
+                  parallel, local_too, cancel):
         if not run_id:
             raise gr.Error("Pick a run first: its LoRA AIR, adapter and dataset are used.", print_exception=False)
         width, height = _size(size_text)
@@ -230,36 +248,37 @@ class Handlers:
             strength=float(weight_value), base_air=base_air, seed=int(seed_value or 0), width=width,
             height=height, steps=_optional(steps_value, int), guidance=_optional(cfg_value, float),
             local=bool(local_too), concurrency=int(parallel), cancel=cancel)
+        first = True
         for event in runner:
             if event.result is not None:
                 report = event.result
             current = playground.load_report(event.payload["report"]) if "report" in event.payload else None
+            # The previous report's pair is not this one's: cleared when the new report starts.
+            cleared = (None, None, None, "", gr.update(choices=[], value=None)) if first else (gr.update(),) * 5
+            first = False
             yield (f"{event.message} ({event.step}/{event.total})", _rows(current) if current else gr.update(),
-                   gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(),
-                   gr.update(), gr.update(), gr.update())
-        spent = report.total_cost or 0.0
-        total, requests_made = round(total + spent, 6), requests_made + sum(1 for p in report.pairs if p.cloud_image)
+                   *cleared, gr.update(), gr.update(), self.today_text())
         names = self.report_names(run_id)
         view = _pair_view(report, 0)
+        notes = "".join(f"\n\n⚠️ {n}" for n in report.notes if n.startswith("Likeness was not scored"))
         yield (f"Report {report.status}: {report.counts()['runware_done']}/{len(report.pairs)} on Runware, "
-               f"{report.counts()['local_done']}/{len(report.pairs)} local.", _rows(report), *view,
+               f"{report.counts()['local_done']}/{len(report.pairs)} local.{notes}", _rows(report), *view,
                gr.update(choices=_pair_choices(report), value=0), gr.update(choices=names, value=report.name),
-               str(report.folder), _cost_text(report.total_cost, total, requests_made, "This comparison"), total,
-               requests_made)
+               str(report.folder), _cost_text(spend.today(self.ctx.workspace), report.total_cost, "This comparison"))
 
     @long_job(COMPARISON)
     def compare_one(self, run_id, base_air, lora_air, weight_value, text, seed_value, size_text, steps_value, cfg_value,
-                    _count, parallel, local_too, total, requests_made, *, cancel):
+                    _count, parallel, local_too, *, cancel):
         if not (text or "").strip():
             raise gr.Error("Type a prompt to compare.", print_exception=False)
         yield from self.run_batch(run_id, base_air, lora_air, weight_value, [text], seed_value, size_text, steps_value,
-                                  cfg_value, parallel, local_too, total, requests_made, cancel)
+                                  cfg_value, parallel, local_too, cancel)
 
     @long_job(COMPARISON)
     def batch(self, run_id, base_air, lora_air, weight_value, seed_value, size_text, steps_value, cfg_value, parallel,
-              local_too, total, requests_made, *, cancel):
+              local_too, *, cancel):
         yield from self.run_batch(run_id, base_air, lora_air, weight_value, None, seed_value, size_text, steps_value,
-                                  cfg_value, parallel, local_too, total, requests_made, cancel)
+                                  cfg_value, parallel, local_too, cancel)
 
     @user_errors
     def open_report(self, run_id, name):
@@ -276,36 +295,51 @@ class Handlers:
             return None, None, None, ""
         return _pair_view(load_report(Path(folder)), int(index))
 
-    def runs(self):
-        return gr.update(choices=self.ctx.workspace.list_runs())
+    @user_errors
+    def runs(self, current=None):
+        """The current runs, keeping the one shown while it exists, else the one with the checkpoint chosen for
+        publishing, else the newest."""
+        names = self.ctx.workspace.list_runs()
+        if current in names:
+            return gr.update(choices=names, value=current)
+        return gr.update(choices=names, value=chosen_run(self.ctx.settings, names) or (names[0] if names else None))
 
     @user_errors
-    def on_tab(self, run_id, typed_air):
-        """Opening the tab fills in a LoRA published since the run was picked (a typed AIR is left alone)."""
-        if not run_id or (typed_air or "").strip():
-            return gr.update()
-        return playground.run_facts(self.ctx.workspace, run_id).lora_air or gr.update()
+    def on_tab(self, run_id, typed_air, report_name):
+        """Opening the tab: the LoRA published since the run was picked (a typed AIR is left alone), the run's
+        saved reports as they are now (the one shown kept) and today's total."""
+        if not run_id:
+            return gr.update(), gr.update(), self.today_text()
+        air = gr.update() if (typed_air or "").strip() else (playground.run_facts(self.ctx.workspace, run_id).lora_air
+                                                             or gr.update())
+        names = self.report_names(run_id)
+        reports = gr.update(choices=names, value=report_name if report_name in names else (names[0] if names else None))
+        return air, reports, self.today_text()
 
     @staticmethod
     def pick_row(evt: gr.SelectData):
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         return gr.update(value=int(row))
 
+    @user_errors
     def follow_run(self, value):
         return gr.update(choices=self.ctx.workspace.list_runs(), value=value)
 
 
 def wire(ctx: UIContext, w: Widgets) -> None:
     on = Handlers(ctx)
-    sessions = [w.session_total, w.session_count]
-    w.refresh.click(on.runs, outputs=w.run)
+    w.refresh.click(on.runs, inputs=w.run, outputs=w.run)
     w.run.change(on.pick_run, inputs=w.run, outputs=[w.lora, w.weight, w.reports])
-    ctx.tab_items[TAB_ID].select(on.on_tab, inputs=[w.run, w.lora], outputs=w.lora)
-    w.generate_btn.click(on.generate, inputs=w.request + sessions, outputs=[w.gallery, w.cost, *sessions], concurrency_limit=4)
-    w.compare_btn.click(on.compare_one, inputs=w.request + [w.concurrency, w.with_local, *sessions],
+    # Opening the tab or loading the page: the runs, the run's reports and today's total as they are on disk now.
+    ctx.tab_items[TAB_ID].select(on.runs, inputs=w.run, outputs=w.run).then(
+        on.on_tab, inputs=[w.run, w.lora, w.reports], outputs=[w.lora, w.reports, w.cost])
+    if ctx.blocks is not None:
+        ctx.blocks.load(on.runs, inputs=w.run, outputs=w.run).then(on.cost_now, outputs=w.cost)
+    w.generate_btn.click(on.generate, inputs=w.request, outputs=[w.gallery, w.cost], concurrency_limit=4)
+    w.compare_btn.click(on.compare_one, inputs=w.request + [w.concurrency, w.with_local],
                         outputs=w.batch_outputs, concurrency_id="playground-batch", concurrency_limit=1)
     w.batch_btn.click(on.batch, inputs=[w.run, w.base, w.lora, w.weight, w.seed, w.size, w.steps, w.cfg, w.concurrency,
-                                        w.with_local, *sessions],
+                                        w.with_local],
                       outputs=w.batch_outputs, concurrency_id="playground-batch", concurrency_limit=1)
     w.stop_btn.click(COMPARISON.stop_handler())
     w.open_btn.click(on.open_report, inputs=[w.run, w.reports],

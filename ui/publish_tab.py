@@ -17,7 +17,7 @@ from ui.feedback import user_errors
 from ui.long_job import long_job, LongJob
 from core.publishing.model_card import split
 from core.publishing.publish import draft_card, publish, PublishRequest
-from core.publishing import hub, model_card, publish as publishing
+from core.publishing import hub, model_card, publish as publishing, upload as publication
 from core.errors import AppError, describe
 from core.runs.paths import run_paths
 from core.workspace import workspace_from
@@ -73,12 +73,14 @@ class Widgets:
     card_edited: gr.State  # the card in the editor is the run's saved draft
     card_owner: gr.State  # the run the card in the editor belongs to
     card_base: gr.State  # the card as loaded or saved: anything else in the editor is unsaved typing
+    run_by_hand: gr.State  # the person picked the run in this tab (kept when the tab opens again)
     chosen: gr.Markdown
     adapter: gr.Textbox
     repo: gr.Textbox
     visibility: gr.Radio
     visibility_note: gr.Markdown
     existing: gr.Checkbox
+    selftest: gr.Checkbox
     use_runware: gr.Checkbox
     air: gr.Textbox
     samples: gr.CheckboxGroup
@@ -103,7 +105,7 @@ class Widgets:
     def loaded(self) -> list:
         """What opening a run fills in."""
         return [self.chosen, self.repo, self.air, self.samples, self.gallery, self.card, self.preview, self.card_state,
-                self.versions, self.card_edited, self.card_owner, self.card_base]
+                self.versions, self.card_edited, self.card_owner, self.card_base, self.selftest]
 
 
 def layout(ctx: UIContext) -> Widgets:
@@ -113,14 +115,14 @@ def layout(ctx: UIContext) -> Widgets:
         account = gr.Markdown("Hugging Face account: not checked yet.", elem_id="publish-account")
         check = gr.Button("Check token", size="sm", elem_id="publish-check-token", scale=0)
     with gr.Row():
-        runs = publish_overview.runs(ctx.settings)
-        run = gr.Dropdown(choices=runs, value=runs[0] if runs else None, label="Run", elem_id="publish-run",
-                          allow_custom_value=False, scale=2)
+        # The choices are filled in when the page loads and whenever the tab opens (never frozen at app start).
+        run = gr.Dropdown(choices=[], value=None, label="Run", elem_id="publish-run", allow_custom_value=False, scale=2)
         refresh = gr.Button("↻ Refresh", size="sm", elem_id="publish-refresh", scale=0)
     account_name = gr.State("you")
     card_edited = gr.State(False)
     card_owner = gr.State(None)
     card_base = gr.State("")
+    run_by_hand = gr.State(False)
     chosen = gr.Markdown("", elem_id="publish-chosen")
     with gr.Accordion("Advanced: publish another adapter file", open=False):
         adapter = gr.Textbox(label="Adapter file (.safetensors) instead of the chosen checkpoint",
@@ -131,6 +133,8 @@ def layout(ctx: UIContext) -> Widgets:
     visibility_note = gr.Markdown(PUBLIC_NOTE, elem_id="publish-visibility-note")
     existing = gr.Checkbox(False, label="Add a new version to an existing repo (one not published from this app)",
                            elem_id="publish-existing")
+    selftest = gr.Checkbox(False, label="Publish this self-test adapter, labelled as a self-test (for testing the "
+                           "pipeline only: it is no character LoRA)", visible=False, elem_id="publish-selftest")
     with gr.Row():
         use_runware = gr.Checkbox(True, label="Register on Runware after the upload", elem_id="publish-runware")
         air = gr.Textbox(label="Runware AIR source:id (asked once, remembered; the version is counted for you)",
@@ -157,8 +161,8 @@ def layout(ctx: UIContext) -> Widgets:
     gr.Markdown("### Published versions")
     versions = gr.Dataframe(headers=publish_overview.VERSION_HEADERS, value=[], interactive=False,
                             elem_id="publish-versions", wrap=True)
-    return Widgets(account, check, run, refresh, account_name, card_edited, card_owner, card_base, chosen, adapter, repo,
-                   visibility, visibility_note, existing, use_runware, air, samples, gallery, card, save_card, reset_card,
+    return Widgets(account, check, run, refresh, account_name, card_edited, card_owner, card_base, run_by_hand, chosen,
+                   adapter, repo, visibility, visibility_note, existing, selftest, use_runware, air, samples, gallery, card, save_card, reset_card,
                    card_state, preview, publish_button, stop_button, progress, result, versions)
 
 
@@ -167,14 +171,18 @@ class Handlers:
         self.ctx = ctx
 
     @staticmethod
-    def request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text=None, into=False):
+    def request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text=None, into=False,
+                    allow_selftest=False, as_typed=False):
+        """The PublishRequest of the form. `as_typed` (Publish) hands an empty repo name on as empty, so it is
+        refused with a sentence; the card preview uses the run's default name meanwhile."""
         from pathlib import Path
 
-        return PublishRequest(run_id, repo_id=(repo_name or "").strip() or None, private=vis == "Private",
+        repo = (repo_name or "").strip()
+        return PublishRequest(run_id, repo_id=repo if as_typed else (repo or None), private=vis == "Private",
                               adapter=Path(adapter_path.strip()) if adapter_path and adapter_path.strip() else None,
                               samples=[Path(p) for p in (picked or [])][:12], card_text=card_text,
                               runware=bool(runware_on), air=(air_text or "").strip() or None,
-                              allow_existing=True if into else None)
+                              allow_existing=True if into else None, allow_selftest=bool(allow_selftest))
 
     def account_text(self, quiet: bool):
         try:
@@ -190,6 +198,7 @@ class Handlers:
     def check_token(self):
         return self.account_text(quiet=False)
 
+    @user_errors
     def account_quietly(self):
         return self.account_text(quiet=True)
 
@@ -212,7 +221,7 @@ class Handlers:
             self.keep_unsaved(owner, card_text)
         if not run_id:
             return ("No runs yet: train one in the Train tab.", gr.update(), gr.update(), gr.update(choices=[], value=[]),
-                    [], "", "", "", [], False, None, "")
+                    [], "", "", "", [], False, None, "", gr.update(visible=False, value=False))
         found = publish_overview.overview(self.ctx.settings, run_id, adapter_path or None)
         choices = [(p.name if p.parent.name in ("grid", "preview") else f"{p.parent.name}/{p.name}", str(p))
                    for p in found.samples]
@@ -223,8 +232,9 @@ class Handlers:
             card_parts = (text, _preview(text), _card_state_text(edited), edited is True, text)
         return (found.chosen_text(), found.repo_name, found.air, gr.update(choices=choices, value=picked),
                 [str(p) for p in found.samples], *card_parts[:3], found.version_rows(), card_parts[3], run_id,
-                card_parts[4])
+                card_parts[4], gr.update(visible=bool(found.selftest), value=False))
 
+    @user_errors
     def regenerate(self, run_id, adapter_path, repo_name, picked, account_id, is_draft, card_text, base):
         """A new repo name or sample choice rewrites the generated card; a draft or typed text is left alone."""
         if is_draft or card_text != base or not run_id:
@@ -243,7 +253,9 @@ class Handlers:
         request = self.request_for(run_id, adapter_path, repo_name, "Public", False, "", picked)
         pick = publishing.chosen(paths, request)
         repo_id = publishing.full_repo_id(request.repo_id, account_id or "you", paths)
-        text = model_card.render(publishing.card_info(paths, repo_id, pick, request.samples))
+        selftest = publishing.selftest_reason(paths, pick.adapter_path) is not None
+        samples = publication.unique_samples(request.samples)
+        text = model_card.render(publishing.card_info(paths, repo_id, pick, samples, selftest))
         return (text, _preview(text), "Generated card (not saved yet: Save draft keeps it, Publish uses it as shown).",
                 False, text)
 
@@ -251,11 +263,14 @@ class Handlers:
         return publish_overview.overview(self.ctx.settings, run_id).version_rows() if run_id else []
 
     @long_job(PUBLISH)
-    def run_publish(self, run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into, *, cancel):
+    def run_publish(self, run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into,
+                    allow_selftest, *, cancel):
         if not run_id:
             raise gr.Error("Pick a run first.")
-        request = self.request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into)
+        request = self.request_for(run_id, adapter_path, repo_name, vis, runware_on, air_text, picked, card_text, into,
+                                   allow_selftest, as_typed=True)
         lines, outcome = [], ""
+        yield "• Checking what will be published…", "", gr.update()  # the last publish's result is not this one's
         try:
             for event in publish(self.ctx.settings, request, cancel):
                 lines.append(f"{'✅' if event.result is not None else '•'} {event.message}")
@@ -270,10 +285,24 @@ class Handlers:
             raise
         yield "\n\n".join(lines), outcome, self.rows(run_id)
 
+    @user_errors
     def fresh_runs(self, current):
+        """↻ Refresh: the current runs, keeping the one shown while it exists."""
         names = publish_overview.runs(self.ctx.settings)
         return gr.update(choices=names, value=current if current in names else (names[0] if names else None))
 
+    @user_errors
+    def opening_runs(self, current, by_hand):
+        """Page load and tab open: the current runs; the run picked here by hand, else the one with the
+        checkpoint chosen for publishing, else the newest."""
+        names, value = publish_overview.opening_run(self.ctx.settings, current, bool(by_hand))
+        return gr.update(choices=names, value=value)
+
+    @staticmethod
+    def picked_by_hand():
+        return True
+
+    @user_errors
     def on_tab(self, run_id, adapter_path):
         """Coming back to Publish (after choosing a checkpoint): refresh what is chosen; the card is left alone."""
         if not run_id:
@@ -281,14 +310,12 @@ class Handlers:
         found = publish_overview.overview(self.ctx.settings, run_id, adapter_path or None)
         return found.chosen_text(), found.version_rows()
 
+    @user_errors
     def on_chosen(self, run_id, adapter_path):
-        """A checkpoint was chosen in the Checkpoints tab: show it here at once."""
+        """A checkpoint was chosen in the Checkpoints tab: show it here at once; the tab opens on its run next."""
         if not run_id:
-            return gr.update()
-        return publish_overview.overview(self.ctx.settings, run_id, adapter_path or None).chosen_text()
-
-    def follow_run(self, value):
-        return gr.update(choices=publish_overview.runs(self.ctx.settings), value=value) if value else gr.update()
+            return gr.update(), False
+        return publish_overview.overview(self.ctx.settings, run_id, adapter_path or None).chosen_text(), False
 
 
 def wire(ctx: UIContext, w: Widgets) -> None:
@@ -298,6 +325,7 @@ def wire(ctx: UIContext, w: Widgets) -> None:
         trigger(on.regenerate, inputs=[w.run, w.adapter, w.repo, w.samples, w.account_name, w.card_edited, w.card, w.card_base],
                 outputs=[w.card, w.preview, w.card_state, w.card_base])
     w.run.change(on.load_run, inputs=w.opening, outputs=w.loaded)
+    w.run.input(on.picked_by_hand, outputs=w.run_by_hand)
     w.adapter.submit(on.load_run, inputs=w.opening, outputs=w.loaded)
     w.refresh.click(on.fresh_runs, inputs=w.run, outputs=w.run).then(on.load_run, inputs=w.opening, outputs=w.loaded)
     w.visibility.change(_on_visibility, inputs=w.visibility, outputs=w.visibility_note)
@@ -306,15 +334,15 @@ def wire(ctx: UIContext, w: Widgets) -> None:
     w.reset_card.click(on.reset, inputs=[w.run, w.adapter, w.repo, w.samples, w.account_name],
                        outputs=[w.card, w.preview, w.card_state, w.card_edited, w.card_base])
     w.publish_button.click(on.run_publish, inputs=[w.run, w.adapter, w.repo, w.visibility, w.use_runware, w.air, w.samples,
-                                                   w.card, w.existing],
+                                                   w.card, w.existing, w.selftest],
                            outputs=[w.progress, w.result, w.versions], api_name="publish", concurrency_limit=1)
     w.stop_button.click(PUBLISH.stop_handler(), api_name="publish_stop")
-    ctx.tab_items[TAB_ID].select(on.on_tab, inputs=[w.run, w.adapter], outputs=[w.chosen, w.versions])
-    if ctx.shared.get("chosen") is not None:
-        follow(ctx.shared["chosen"], on.on_chosen, inputs=[w.run, w.adapter], outputs=w.chosen)
+    # Opening the tab: the current runs, on the run with the chosen checkpoint unless one was picked here; a run
+    # that changes loads through w.run.change, one that stays gets its chosen line and versions refreshed.
+    ctx.tab_items[TAB_ID].select(on.opening_runs, inputs=[w.run, w.run_by_hand], outputs=w.run).then(
+        on.on_tab, inputs=[w.run, w.adapter], outputs=[w.chosen, w.versions])
+    if ctx.shared.get("chosen") is not None:  # choosing in the Checkpoints tab: the tab opens on that run next
+        follow(ctx.shared["chosen"], on.on_chosen, inputs=[w.run, w.adapter], outputs=[w.chosen, w.run_by_hand])
     if ctx.blocks is not None:
-        ctx.blocks.load(on.fresh_runs, inputs=w.run, outputs=w.run).then(
+        ctx.blocks.load(on.opening_runs, inputs=[w.run, w.run_by_hand], outputs=w.run).then(
             on.account_quietly, outputs=[w.account, w.account_name]).then(on.load_run, inputs=w.opening, outputs=w.loaded)
-    shared_run = ctx.shared.get("run")
-    if shared_run is not None and shared_run is not w.run:
-        follow(shared_run, on.follow_run, inputs=shared_run, outputs=w.run)

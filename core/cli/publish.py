@@ -1,6 +1,6 @@
 """`publish`: put a chosen checkpoint on the Hugging Face Hub and register it on Runware.
 
-    python -m core publish all RUN [--repo NAME] [--private] [--air SOURCE:ID] [--step N | --adapter PATH]
+    python -m core publish all RUN [--repo NAME] [--private] [--air SOURCE:ID] [--step N | --adapter PATH] [--selftest]
     python -m core publish hf RUN [--step N] [--repo OWNER/NAME] [--private]      (Hub only)
     python -m core publish runware RUN --air SOURCE:ID[@VERSION]                  (the latest Hub version)
     python -m core publish status RUN
@@ -36,6 +36,8 @@ def register(commands: Commands) -> None:
         parser.add_argument("--trigger", help="trigger word (default: the run's)")
         parser.add_argument("--sample", type=Path, action="append", default=[], help="a sample image (repeatable)")
         parser.add_argument("--card", type=Path, help="a model card (README.md) to use instead of the draft")
+        parser.add_argument("--selftest", action="store_true",
+                            help="publish a self-test adapter (tiny random model), labelled as a self-test: for testing")
     everything.add_argument("--air", help="Runware AIR SOURCE:ID (asked once, remembered) or SOURCE:ID@VERSION")
     runware = group.add("runware", "Register the run's latest Hub version on Runware and wait until ready.", run_runware)
     runware.add_argument("run", metavar="RUN")
@@ -55,7 +57,7 @@ def _request(context: Context, runware: bool):
     return PublishRequest(args.run, repo_id=args.repo, private=args.private, allow_existing=args.existing,
                           adapter=args.adapter, step=args.step, strength=args.strength, trigger=args.trigger,
                           samples=list(args.sample), card_text=card_text, runware=runware,
-                          air=getattr(args, "air", None))
+                          air=getattr(args, "air", None), allow_selftest=bool(getattr(args, "selftest", False)))
 
 
 def _follow(context: Context, events) -> Outcome:

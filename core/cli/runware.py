@@ -7,6 +7,7 @@ from pathlib import Path
 from core.cli import Commands, Context, Outcome
 from core.progress import drain
 from core.runware.cloud import CloudRequest, generate, LoraRef, total_cost
+from core.playground import spend
 from core.playground.pairs import compare_stages
 from core.playground.report import list_reports
 from core.runs.paths import run_paths
@@ -61,9 +62,12 @@ def run_generate(context: Context) -> Outcome:
                            timeout=args.timeout)
     images = generate(context.settings, request, out_dir=Path(args.out) if args.out else None)
     cost = total_cost(images)
+    today = spend.add(context.workspace, cost)
     lines = [f"{image.path}  (seed {image.seed}, {image.seconds:.1f} s)" for image in images]
     lines.append("Cost: not reported by Runware." if cost is None else f"Cost: ${cost:.4f}")
-    return Outcome({"images": [image.to_dict() for image in images], "cost": cost}, "\n".join(lines))
+    lines.append(f"Today's Playground total (this workspace): ${today.dollars:.4f} over {today.requests} requests.")
+    return Outcome({"images": [image.to_dict() for image in images], "cost": cost, "today": today.to_dict()},
+                   "\n".join(lines))
 
 
 def run_compare(context: Context) -> Outcome:
@@ -86,6 +90,8 @@ def run_compare(context: Context) -> Outcome:
     text = (f"Report {report.status}: {report.folder / 'report.html'}\n"
             f"{counts['runware_done']}/{counts['prompts']} on Runware, {counts['local_done']}/{counts['prompts']} local"
             f"{cost}.\n{report.note}")
+    for note in report.notes:
+        text += f"\n{note}"
     for pair in report.pairs:
         for side, error in (("Runware", pair.cloud_error), ("local", pair.local_error)):
             if error:

@@ -29,7 +29,8 @@ from core.dataset.preview_prompts import load_test_prompts, with_trigger
 from core.generation import local as generation
 from core.models import base as models
 from core.runware.cloud import DEFAULT_CONCURRENCY, CloudRequest, LoraRef, generate_many
-from core.errors import AppError, RunwareUnknownAir
+from core.errors import AppError, RunwareUnknownAir, describe
+from core.playground import spend
 from core.playground.report import Pair, Report, load_report, new_report_folder
 from core.progress import Cancellation, Cancelled, Progress, drain, relay
 from core.publishing.record import read_record
@@ -106,7 +107,7 @@ def compare_stages(settings: Settings, run_id: str, *, prompts: list[str] | None
         "adapter": str(facts.adapter_path) if facts.adapter_path else None, "concurrency": concurrency})
     if local and not (local_model and facts.adapter_path):
         report.notes.append("No local side: choose a checkpoint for this run in the Checkpoints tab first.")
-    scorer = _Likeness(facts.dataset_images, report, settings.likeness_model)
+    scorer = _Likeness(facts.dataset_images, report, settings.likeness_model, settings.hf_endpoint)
     report.save()
     requests = [CloudRequest(text, model=base_air, loras=(LoraRef(air, weight),), seed=seed, width=width,
                              height=height, steps=steps, cfg=guidance, timeout=timeout) for text in texts]
@@ -128,6 +129,8 @@ def compare_stages(settings: Settings, run_id: str, *, prompts: list[str] | None
             continue
         pair = report.pairs[index]
         _fill(pair, side, outcome, report.folder)
+        if side == "cloud" and not isinstance(outcome, Exception):
+            spend.add(workspace, outcome[0].cost)  # today's Playground total, kept across reloads
         if pair.local_done and pair.cloud_done:
             _score(pair, report.folder, scorer)
         report.save()
@@ -245,22 +248,44 @@ def _fill(pair: Pair, side: str, outcome: Any, folder: Path) -> None:
     pair.local_image, pair.local_cached, pair.local_seconds = name, cached, round(seconds, 2)
 
 
-class _Likeness:
-    """Likeness of images to the dataset (core.checkpoints.likeness with `model`; scored in this thread)."""
+DEFAULT_HUB = "https://huggingface.co"
 
-    def __init__(self, dataset_images: list[Path], report: Report, model: str | None) -> None:
+
+def likeness_problem(error: BaseException, model: str | None, endpoint: str | None = None) -> str:
+    """One sentence for the page and the report: why the likeness columns are empty, naming where the model was
+    looked for (the folder, or the Hub host actually used: HF_ENDPOINT when set)."""
+    name = likeness.model_name(model)
+    where = f"the folder {name}" if Path(name).is_absolute() or Path(name).exists() else \
+        f"{(endpoint or DEFAULT_HUB).rstrip('/')}"
+    sentence = describe(error)
+    if where not in sentence:
+        sentence = f"{sentence} (the likeness model {name} is read from {where})"
+    return f"Likeness was not scored: {sentence}"
+
+
+class _Likeness:
+    """Likeness of images to the dataset (core.checkpoints.likeness with `model`; scored in this thread).
+    A model that cannot be loaded leaves the scores empty and says why once, in the report's notes."""
+
+    def __init__(self, dataset_images: list[Path], report: Report, model: str | None,
+                 endpoint: str | None = None) -> None:
         self.dataset_images = dataset_images
         self.model = model
+        self.endpoint = endpoint
+        self.report = report
+        self.problem: str | None = None
         if not dataset_images:
             report.notes.append("No dataset images were found for this run, so likeness cannot be scored.")
 
     def __call__(self, paths: list[Path]) -> list[float | None]:
-        if not self.dataset_images or not paths:
+        if not self.dataset_images or not paths or self.problem:
             return [None] * len(paths)
         try:
             return [round(float(v), 4) for v in likeness.score(paths, self.dataset_images, model=self.model)]
-        except Exception:  # noqa: BLE001 - a scoring failure leaves the images and the other scores
+        except Exception as error:  # noqa: BLE001 - a scoring failure leaves the images and the other scores
             log.exception("likeness scoring failed")
+            self.problem = likeness_problem(error, self.model, self.endpoint)
+            self.report.notes.append(self.problem)
             return [None] * len(paths)
 
 

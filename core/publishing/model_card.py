@@ -24,8 +24,9 @@ from core.runs.paths import RunPaths
 BASE_MODEL = "black-forest-labs/FLUX.2-klein-base-4B"
 LICENSE = "apache-2.0"
 TAGS = ("text-to-image", "diffusers", "lora", "flux2-klein", "template:sd-lora", "mflux")
-SHOWN_SETTINGS = ("steps", "num_epochs", "epochs", "batch_size", "learning_rate", "optimizer", "lora_rank", "rank",
-                  "resolution", "max_resolution", "seed", "guidance")
+SELFTEST_TAG = "selftest"
+SELFTEST_BANNER = ("> ⚠️ **Self-test adapter.** Trained on this app's tiny random self-test model to test the publishing "
+                   "pipeline. It does not work with FLUX.2 klein Base 4B and makes no character: do not use it.")
 
 
 @dataclass
@@ -35,8 +36,10 @@ class CardInfo:
     strength: float = 1.0
     step: int | None = None
     sample_prompts: list[str] = field(default_factory=list)  # one per sample, in order
-    settings: dict = field(default_factory=dict)  # public training settings (already cleaned)
+    training: list[tuple[str, str]] = field(default_factory=list)  # (setting, value) of the run's training
+    sampling: list[tuple[str, str]] = field(default_factory=list)  # how the training previews were sampled
     title: str = ""
+    selftest: bool = False  # a self-test adapter: said in the title, the tags and a banner
 
 
 class _Words(str):
@@ -64,9 +67,12 @@ def _widget(sample_prompts: list[str], trigger: str) -> list[dict]:
 
 def render(info: CardInfo) -> str:
     title = info.title or info.repo_id.split("/")[-1]
+    if info.selftest:
+        title = f"{title} (SELF-TEST)"
     trigger = info.trigger.strip()
     data: dict = {"license": LICENSE, "base_model": BASE_MODEL, "base_model_relation": "adapter",
-                  "library_name": "diffusers", "pipeline_tag": "text-to-image", "tags": list(TAGS)}
+                  "library_name": "diffusers", "pipeline_tag": "text-to-image",
+                  "tags": list(TAGS) + ([SELFTEST_TAG] if info.selftest else [])}
     if trigger:
         data["instance_prompt"] = _Words(trigger.replace("\n", " "))
     if info.sample_prompts:
@@ -75,6 +81,7 @@ def render(info: CardInfo) -> str:
     strength = f"{info.strength:g}"
     body = [
         "", f"# {title}", "",
+        *([SELFTEST_BANNER, ""] if info.selftest else []),
         f"A character LoRA for [FLUX.2 klein Base 4B](https://huggingface.co/{BASE_MODEL}), trained locally with "
         "[mflux](https://github.com/filipstrand/mflux).", "",
         "<Gallery />", "",
@@ -102,12 +109,31 @@ def render(info: CardInfo) -> str:
         "## Download", "",
         f"[{ADAPTER_NAME}](./{ADAPTER_NAME}) in the Files tab.", "",
     ]
-    shown = {k: v for k, v in info.settings.items() if k in SHOWN_SETTINGS and not isinstance(v, (dict, list))}
-    if shown:
+    if info.training:
         body += ["## Training settings", "", "| setting | value |", "|---|---|"]
-        body += [f"| {k} | {v} |" for k, v in shown.items()]
-        body += ["", "The full settings are in `training_config.json`.", ""]
+        body += [f"| {k} | {v} |" for k, v in info.training]
+        body += [""]
+    if info.sampling:
+        body += ["## Sampling settings of the training previews", "",
+                 "How the preview images were generated during training (not the training length).", "",
+                 "| setting | value |", "|---|---|"]
+        body += [f"| {k} | {v} |" for k, v in info.sampling]
+        body += [""]
+    if info.training or info.sampling:
+        body += ["The full settings are in `training_config.json`.", ""]
     return "\n".join(lines + body)
+
+
+def mark_selftest(text: str) -> str:
+    """`text` with the self-test banner after its title (or after the front matter); unchanged when it has it."""
+    if SELFTEST_BANNER in text:
+        return text
+    match = re.match(r"^---\r?\n.*?\r?\n---[^\n]*\n", text, re.S)
+    head, body = (text[:match.end()], text[match.end():]) if match else ("", text)
+    title = re.match(r"\s*#[^\n]*\n", body)
+    if title:
+        return head + body[:title.end()] + "\n" + SELFTEST_BANNER + "\n" + body[title.end():]
+    return head + "\n" + SELFTEST_BANNER + "\n" + body
 
 
 def front_matter(text: str) -> dict:

@@ -49,6 +49,7 @@ class PublishedVersion:
     runware_url: str | None = None
     architecture: str | None = None  # the architecture Runware was told
     architecture_source: str | None = None
+    selftest: bool | None = None  # a self-test adapter (tiny random model), published labelled as one
     extra: dict = field(default_factory=dict, repr=False)  # keys this version does not know, written back unchanged
 
     @classmethod

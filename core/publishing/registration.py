@@ -18,6 +18,7 @@ from core.runs.paths import RunPaths
 from core.runware import registry as runware
 from core.settings import Settings
 
+SELFTEST_PREFIX = "SELF-TEST "  # the Runware name of a self-test adapter (tiny random model, not a character)
 STAGE_STEP = 5
 TOTAL = 7
 
@@ -40,8 +41,9 @@ def register_version(settings: Settings, paths: RunPaths, entry: PublishedVersio
         yield Progress(STAGE_STEP, TOTAL, f"Runware model {air} is already ready.", {"stage": "runware", "status": "ready"})
         return
     yield Progress(STAGE_STEP, TOTAL, f"Registering {air} on Runware…", {"stage": "runware", "status": "sending", "air": air})
+    name = entry.repo_id.split("/")[-1]
     stages = runware.register_stages(
-        settings, url=entry.url, sha256=entry.sha256, air=air, name=entry.repo_id.split("/")[-1],
+        settings, url=entry.url, sha256=entry.sha256, air=air, name=f"{SELFTEST_PREFIX}{name}" if entry.selftest else name,
         version=air.rsplit("@", 1)[-1], trigger_words=[pick.trigger] if pick.trigger else [],
         default_weight=pick.strength, cancel=cancel)
     try:

@@ -161,6 +161,41 @@ def public_config(config: dict) -> dict:
     return cleaned if isinstance(cleaned, dict) else {}
 
 
+def unique_samples(sample_paths: list[Path]) -> list[Path]:
+    """The samples without repeats, in order: two files showing the same pixels are one sample (the first kept).
+    A file that cannot be read is kept, so build() refuses it with its own sentence."""
+    from PIL import Image
+
+    seen, kept = set(), []
+    for sample in sample_paths:
+        try:
+            with Image.open(sample) as image:
+                pixels = image.convert("RGBA")
+            key = hashlib.sha256(repr(pixels.size).encode() + pixels.tobytes()).hexdigest()
+        except (OSError, ValueError):
+            key = f"unreadable:{sample}"
+        if key not in seen:
+            seen.add(key)
+            kept.append(Path(sample))
+    return kept
+
+
+def unique_files(paths: list[Path], limit: int | None = None) -> list[Path]:
+    """`paths` without files of the same bytes as an earlier one (the first kept), at most `limit`."""
+    seen, kept = set(), []
+    for path in paths:
+        try:
+            key = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            continue
+        if key not in seen:
+            seen.add(key)
+            kept.append(Path(path))
+            if limit is not None and len(kept) >= limit:
+                break
+    return kept
+
+
 def build(adapter_path: Path, card_text: str, sample_paths: list[Path] = (), training_config: dict | None = None,
           ) -> Publication:
     """The files of one version, in memory, checked against the allowlist and for secrets."""

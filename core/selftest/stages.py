@@ -136,10 +136,12 @@ def stage_publish(run: SelftestRun) -> str:
     register_secret("RUNWARE_API_KEY", runware.api_key)
     run.settings = dataclasses.replace(run.settings, hf_token=token, hf_endpoint=hub.url, runware_api_key=runware.api_key,
                                        runware_ws_url=runware.url)
-    request = publish.PublishRequest(run.data["run_id"], repo_id="selftest-lora", air="selftest:mira")
+    request = publish.PublishRequest(run.data["run_id"], repo_id="selftest-lora", air="selftest:mira",
+                                     allow_selftest=True)  # the tiny model's adapter, labelled as a self-test
     version = drain(publish.publish(run.settings, request, cancel=run.cancel))
     status = version.runware_status if version else None
     _expect(status == "ready", f"Runware registration ended '{status}'")
+    _expect(bool(version.selftest), "the self-test adapter was published without its self-test label")
     run.data["air"] = version.air
     return f"one Hub commit ({(version.commit or '')[:8]}) on a loopback Hub; Runware model {version.air} ready"
 

@@ -27,6 +27,10 @@ def test_generate_with_a_lora_prints_images_and_cost(workspace_dir, cache_dir, r
     assert all(json.loads(open(i["path"][:-4] + ".json").read())["seed"] in (3, 4) for i in out["images"])
     assert fake_runware.tasks("imageInference")[-1]["lora"] == [{"model": "story:mira@2", "weight": 0.7}]
     assert fake_runware.api_key not in json.dumps(out)
+    assert out["today"]["requests"] == 1 and out["today"]["dollars"] == 0.0038  # the Playground's total for today
+    code, again, _ = run_cli(["runware", "generate", "--prompt", "mira", "--width", "256", "--height", "256"],
+                             _env(workspace_dir, cache_dir, fake_runware))
+    assert code == 0 and again["today"]["requests"] == 2 and again["today"]["dollars"] == round(0.0038 + again["cost"], 6)
 
 
 def test_generate_failure_is_one_sentence_and_exit_1(workspace_dir, cache_dir, fake_runware):

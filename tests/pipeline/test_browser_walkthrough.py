@@ -9,6 +9,8 @@ test-artifacts/walkthrough/NN-tab.png.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from core.captions import store as captions
@@ -202,6 +204,9 @@ def walk(walk_app, page, tmp_path):
     field(page, "publish-repo").press("Enter")
     page.locator("#publish-visibility").get_by_text("Public").click()
     field(page, "publish-air").fill("story:walk")
+    # A self-test run is published only when asked for, and then labelled as one (card and Runware name).
+    page.locator("#publish-chosen").get_by_text("Self-test adapter.", exact=False).first.wait_for(timeout=30_000)
+    page.locator("#publish-selftest input").check()
     page.locator("#publish-button").click()
     result = page.locator("#publish-result")
     result.get_by_text("Runware AIR", exact=False).wait_for(timeout=180_000)
@@ -226,3 +231,14 @@ def walk(walk_app, page, tmp_path):
     assert sent["positivePrompt"] == "mira smiling" and sent["lora"][0]["model"] == "story:walk@1"
     assert HF_TOKEN not in page.content() and RUNWARE_KEY not in page.content()
     shot(page, 8, "playground")
+
+    # A reload in the middle of the Playground: it comes back on the run with the chosen checkpoint, its AIR, the
+    # saved report and today's Runware total (not reset to zero).
+    page.reload()
+    page.get_by_role("tab", name="Runware Playground").click()
+    page.wait_for_function("document.querySelector('#playground-lora textarea, #playground-lora input').value === 'story:walk@1'",
+                           timeout=30_000)
+    assert page.locator("#playground-run input").input_value() == run.run_id
+    page.locator("#playground-cost").get_by_text(re.compile(r"Today's total:\s*\$\d+\.\d{4} over [1-9]\d* request")).wait_for(
+        timeout=30_000)
+    page.wait_for_function("document.querySelector('#playground-reports input').value !== ''", timeout=30_000)

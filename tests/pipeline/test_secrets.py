@@ -45,7 +45,8 @@ def publish_to(hub: FakeHub, runware):
 
         run.settings = replace(run.settings, hf_token=HF_SECRET, hf_endpoint=hub.url, runware_api_key=RW_SECRET,
                                runware_ws_url=runware.url)
-        request = publish.PublishRequest(run.data["run_id"], repo_id="secret-lora", air="secret:mira")
+        request = publish.PublishRequest(run.data["run_id"], repo_id="secret-lora", air="secret:mira",
+                                         allow_selftest=True)
         version = drain(publish.publish(run.settings, request, cancel=run.cancel))
         assert version is not None and version.runware_status == "ready", version
         run.data["air"] = version.air

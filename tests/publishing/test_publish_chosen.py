@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from core.checkpoints import store as checkpoints
+from core.errors import PublishError
 from core.publishing import publish as publishing
 from tests.support.env import cli_env, run_cli
 from core.selftest.loopback_hub import FakeHub
@@ -31,8 +32,12 @@ def test_the_chosen_checkpoint_goes_to_the_hub_and_runware(run_copy, workspace, 
     nothing = publishing.PublishRequest(run_copy.run_id, runware=False)
     card, edited = publishing.draft_card(settings, nothing, account="alice")
     assert not edited and "`1.25` (the strength chosen when comparing checkpoints; checkpoint at step" in card
+    assert "(SELF-TEST)" in card  # the run was trained on the self-test model
 
-    request = publishing.PublishRequest(run_copy.run_id, air="story:mira")
+    with pytest.raises(PublishError, match="trained on the self-test model"):  # never published without a word
+        list(publishing.publish(settings, publishing.PublishRequest(run_copy.run_id, air="story:mira")))
+    assert hub.repos == {}
+    request = publishing.PublishRequest(run_copy.run_id, air="story:mira", allow_selftest=True)
     events = list(publishing.publish(settings, request))
     version = events[-1].result
     assert version.repo_id == "alice/mira-flux2-klein-lora" and version.step == picked.step
@@ -45,15 +50,17 @@ def test_the_chosen_checkpoint_goes_to_the_hub_and_runware(run_copy, workspace, 
     assert "model_path" not in config and "data" not in config and str(workspace.root) not in json.dumps(config)
     assert config["lora_layers"]["targets"][0]["rank"] == 4
     readme = hub.files(version.repo_id)["README.md"].decode()
-    for row in ("| rank | 4 |", "| optimizer | AdamW |", "| num_epochs | 1 |", "| seed | 42 |"):
+    for row in (f"| published checkpoint | step {picked.step} |",
+                "| LoRA rank | 4 |", "| optimizer | AdamW |", "| epochs | 1 |", "| seed | 42 |"):
         assert row in readme
+    assert "Self-test adapter" in readme and fake_runware.tasks("modelUpload")[-1]["name"].startswith("SELF-TEST ")
 
 
 def test_cli_publish_hf_with_step_chooses_then_publishes(run_copy, workspace, workspace_dir, cache_dir, hub):
     step = checkpoints.list_checkpoints(run_copy)[0].step
     env = cli_env(workspace_dir, cache_dir, HF_TOKEN=HF_TOKEN, HF_ENDPOINT=hub.url)
     code, data, stderr = run_cli(["publish", "hf", run_copy.run_id, "--step", str(step), "--strength", "0.7",
-                                  "--repo", "alice/mira-step"], env)
+                                  "--repo", "alice/mira-step", "--selftest"], env)
     assert code == 0, (data, stderr)
     chosen = checkpoints.read_chosen(run_copy)
     assert chosen.step == step and chosen.strength == 0.7

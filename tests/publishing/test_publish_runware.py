@@ -87,15 +87,16 @@ def test_a_failed_registration_is_recorded_and_the_same_publish_then_finishes(li
     assert hub.commit_count("alice/mira-lora") == commits
 
 
-def test_without_an_air_the_hub_part_is_kept_and_the_message_says_what_to_type(live, workspace, hub, fake_runware):
+def test_without_an_air_nothing_reaches_the_hub_and_the_message_says_what_to_type(live, workspace, hub, fake_runware):
     paths, adapter, samples = make_run(workspace)
     with pytest.raises(AppError) as failed:
         publish_all(live, adapter, samples)
     assert str(failed.value).startswith("Runware needs the AIR source and id")
-    assert publishing.read_record(paths).versions[0].hub_status == "committed"
+    assert "untick Runware registration" in failed.value.todo
+    assert hub.repos == {} and publishing.read_record(paths).versions == []  # no empty public repo left behind
     assert fake_runware.tasks("modelUpload") == []
-    events = list(publishing.register_latest(live, "20261127-mira", "mysource:mira"))
-    assert events[-1].result.runware_status == "ready"
+    _, version = publish_all(live, adapter, samples, air="mysource:mira")
+    assert version.runware_status == "ready" and hub.commit_count("alice/mira-lora") == 2
 
 
 def test_an_unresolvable_architecture_refuses_to_register(live, workspace, hub, fake_runware):

@@ -177,3 +177,89 @@ def test_typing_in_the_card_then_switching_run_keeps_the_text_as_that_runs_draft
     page.get_by_role("option", name="20261126-old").click()
     page.wait_for_function("document.querySelector('#publish-card-editor textarea').value.includes('written by hand')")
     assert "edited draft" in page.locator("#publish-card-state").inner_text()
+
+
+def _toast(page, text: str):
+    return page.locator("[data-testid='toast-body']").filter(has_text=text).first
+
+
+def test_an_empty_air_or_repo_name_is_refused_before_anything_reaches_the_hub(publish_app, page):
+    url, hub, adapter, _, _ = publish_app
+    before = set(hub.repos)
+    open_publish_with(page, url, adapter)
+    repo = page.locator("#publish-repo input, #publish-repo textarea").first
+    repo.fill("mira-no-air")
+    repo.press("Enter")
+    page.locator("#publish-visibility").get_by_text("Public").click()
+    page.locator("#publish-air input, #publish-air textarea").first.fill("")
+    page.locator("#publish-button").click()
+    _toast(page, "Runware needs the AIR source and id").wait_for(timeout=60_000)
+    assert set(hub.repos) == before  # refused before any repo was created: no empty public repo left behind
+
+    page.locator("#publish-air input, #publish-air textarea").first.fill("not an air")
+    page.locator("#publish-button").click()
+    _toast(page, "'not an air' is not a Runware AIR").wait_for(timeout=60_000)
+    assert set(hub.repos) == before
+
+    repo.fill("")
+    page.locator("#publish-button").click()
+    _toast(page, "The repo name is empty").wait_for(timeout=60_000)
+    assert "mira-flux2-klein-lora" in page.locator("[data-testid='toast-body']").last.inner_text()
+    assert set(hub.repos) == before
+    assert page.locator("#publish-result .error, #publish-progress .error, #publish-repo .error").count() == 0
+
+
+def test_the_tab_opens_on_the_chosen_run_lists_new_runs_and_refuses_an_unlabelled_selftest(publish_app, page):
+    import shutil
+    import time
+
+    from core import storage
+    from core.models import adapters
+    from core.runs.paths import run_paths
+
+    url, hub, _, _, workspace = publish_app
+    made = [run_paths(workspace, "20261128-newest").root, run_paths(workspace, "20261120-tiny").root]
+    try:
+        # Both runs are made after the app started; the newest has no chosen checkpoint, the tiny one has.
+        make_run(workspace, run_id="20261128-newest", samples=1, seed=11)
+        tiny, tiny_adapter, _ = make_run(workspace, run_id="20261120-tiny", samples=1, seed=12)
+        record = tiny.read_record()
+        record.model = "selftest"
+        tiny.write_record(record)
+        storage.write_json(tiny.chosen_json, {"run_id": tiny.run_id, "step": 4, "strength": 0.9, "trigger": "mira",
+                                              "adapter_path": str(tiny_adapter), "sha256": adapters.sha256(tiny_adapter),
+                                              "chosen_at": time.time()})
+        page.goto(url)
+        page.get_by_role("tab", name="Publish").click()
+        chosen = page.locator("#publish-chosen")
+        chosen.get_by_text("step 4 of run 20261120-tiny", exact=False).wait_for(timeout=30_000)
+        chosen.get_by_text("Self-test adapter.", exact=False).first.wait_for()
+        page.locator("#publish-run input").click()
+        page.get_by_role("option", name="20261128-newest").wait_for()  # made after the app started: listed
+        page.keyboard.press("Escape")
+
+        page.locator("#publish-runware input").uncheck()
+        page.locator("#publish-button").click()
+        _toast(page, "trained on the self-test model").wait_for(timeout=60_000)
+        assert "alice/tiny-lora" not in hub.repos and "alice/mira-flux2-klein-lora" not in hub.repos
+        assert page.locator("#publish-result").inner_text().strip() == ""
+
+        repo = page.locator("#publish-repo input, #publish-repo textarea").first
+        repo.fill("tiny-lora")
+        repo.press("Enter")
+        page.locator("#publish-selftest input").check()
+        page.locator("#publish-button").click()
+        page.locator("#publish-result").get_by_text("Download URL", exact=False).wait_for(timeout=60_000)
+        assert "Self-test adapter." in hub.files("alice/tiny-lora")["README.md"].decode()
+
+        # A run picked here by hand stays picked when the tab is opened again.
+        page.locator("#publish-run input").click()
+        page.get_by_role("option", name="20261127-mira").click()
+        chosen.get_by_text("run 20261127-mira", exact=False).wait_for(timeout=30_000)
+        page.get_by_role("tab", name="Train").click()
+        page.get_by_role("tab", name="Publish").click()
+        page.wait_for_timeout(5_000)  # the tab-open handlers have run
+        assert page.locator("#publish-run input").input_value() == "20261127-mira"
+    finally:
+        for folder in made:
+            shutil.rmtree(folder, ignore_errors=True)
