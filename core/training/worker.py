@@ -38,8 +38,8 @@ log = logging.getLogger("core.training.worker")
 
 
 def say(line: str) -> None:
-    """A line for worker.log (the worker's stdout and stderr go there)."""
-    print(line, file=sys.stderr, flush=True)
+    """A line for worker.log (the worker's stdout and stderr go there), below mflux's progress bar."""
+    print(f"\n{line}", file=sys.stderr, flush=True)
 
 
 class StopWatch:

@@ -20,7 +20,7 @@ from core.training import runner as training
 from core.runs.paths import run_paths
 from core.workspace import Workspace
 from tests.support.app_server import running_app
-from tests.support.browser import ARTIFACTS
+from tests.support.browser import ARTIFACTS, PLOT_DRAWN
 from tests.support.env import free_port
 from core.selftest.loopback_hub import FakeHub
 from tests.support.images import write_mflux_dataset
@@ -132,39 +132,42 @@ def walk(walk_app, page, tmp_path):
     page.wait_for_function("document.querySelector('#train-resolution input').value === '64'", timeout=30_000)
     field(page, "train-trigger").fill("mira")
     epochs = page.locator("#train-epochs input")
-    epochs.fill("6")  # 4 images x 6 epochs = 24 steps, a checkpoint every 2: time to reload before Stop
+    epochs.fill("40")  # 4 images x 40 epochs = 160 steps (about a minute here): time to reload before Stop
     epochs.press("Tab")
+    save_every = page.locator("#train-save-every input")
+    save_every.fill("16")  # 10 checkpoints
+    save_every.press("Tab")
     page.locator("#train-check").click()
     page.locator("#train-check-result").get_by_text("Ready to train").wait_for(timeout=60_000)
-    assert "24 steps" in page.locator("#train-check-result").inner_text()
+    assert "160 steps" in page.locator("#train-check-result").inner_text()
     page.locator("#train-start").click()
     progress_is(page, "Number(p.dataset.step) >= 2", 240_000)
-    assert page.locator("#train-loss-plot canvas, #train-loss-plot svg").count() > 0
+    page.wait_for_function(PLOT_DRAWN, timeout=60_000)  # the loss line draws while training, on this tab
     # Reload in the middle: the running run is selected again, its settings are in the form, and Stop reaches it.
     running = training.active_runs(workspace)[0].run_id
     page.reload()
     page.locator("#app-header").get_by_text("MLX", exact=False).wait_for()
     page.get_by_role("tab", name="Train").click()
     page.wait_for_function("(id) => document.querySelector('#train-run input')?.value.startsWith(id)", arg=running)
-    page.wait_for_function("document.querySelector('#train-epochs input')?.value === '6'")
+    page.wait_for_function("document.querySelector('#train-epochs input')?.value === '40'")
     assert page.locator("#train-resolution input").input_value() == "64"
     progress_is(page, "p.dataset.status === 'running'", 60_000)
     page.locator("#train-stop").click()
     progress_is(page, "p.dataset.status === 'stopped'", 240_000)
     run = training.list_runs(workspace)[0]
-    assert run.status == "stopped" and 2 <= run.step < 24 and run.checkpoints[-1] == run.step
+    assert run.status == "stopped" and 2 <= run.step < 160 and run.checkpoints[-1] == run.step
     stopped_at = run.step
     shot(page, 3, "train-stopped")
     page.locator("#train-resume").click()
     progress_is(page, "p.dataset.status === 'completed'", 300_000)
     run = training.list_runs(workspace)[0]
-    assert run.status == "completed" and run.step == 24 and stopped_at in run.checkpoints and 24 in run.checkpoints
+    assert run.status == "completed" and run.step == 160 and stopped_at in run.checkpoints and 160 in run.checkpoints
     assert page.locator("#train-loss-plot canvas, #train-loss-plot svg").count() > 0
     shot(page, 4, "train-completed")
 
     # 4. Checkpoints: the list, a tiny grid (base + two checkpoints), choose one.
     page.get_by_role("tab", name="Checkpoints").click()  # opening the tab lists what training wrote meanwhile
-    page.locator("#ckpt-table").get_by_text("24", exact=True).first.wait_for(timeout=30_000)
+    page.locator("#ckpt-table").get_by_text("160", exact=True).first.wait_for(timeout=30_000)
     field(page, "grid-prompts").fill("{trigger}, portrait")
     field(page, "grid-strengths").fill("1.0")
     field(page, "grid-seeds").fill("1")
@@ -179,6 +182,13 @@ def walk(walk_app, page, tmp_path):
     wait_text(page, "#chosen-status", "✅ Chosen: step")
     chosen = checkpoints.read_chosen(run_paths(workspace, run.run_id))
     assert chosen is not None and chosen.adapter_path.is_file()
+    # Reload in the middle: the run comes back selected, with its checkpoints and the chosen one named.
+    page.reload()
+    page.locator("#app-header").get_by_text("MLX", exact=False).wait_for()
+    page.get_by_role("tab", name="Checkpoints").click()
+    page.wait_for_function("(id) => document.querySelector('#ckpt-run input')?.value === id", arg=run.run_id)
+    page.locator("#ckpt-table").get_by_text("160", exact=True).first.wait_for(timeout=30_000)
+    wait_text(page, "#chosen-status", f"step {chosen.step}")
     shot(page, 5, "checkpoints")
 
     # 5. Local Generate: one 64 px image with the chosen LoRA.

@@ -80,3 +80,12 @@ def screenshot(page, name: str) -> Path:
 
 if __name__ == "__main__":
     ensure_browser()
+
+
+# True once the Train tab's loss plot has drawn a line (Gradio 6.31's LinePlot renders Vega line marks; a plot
+# built from an empty frame used to stay blank with a "series -Infinity" legend).
+PLOT_DRAWN = """() => {
+    const plot = document.querySelector('#train-loss-plot');
+    if (!plot || plot.innerText.includes('Infinity')) return false;
+    return [...plot.querySelectorAll('.mark-line path')].some(p => (p.getAttribute('d') || '').includes('L'));
+}"""

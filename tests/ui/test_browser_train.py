@@ -9,17 +9,12 @@ import pytest
 from core.training import config as train_config
 from core.training import runner as training
 from core.workspace import Workspace
-from tests.support.browser import screenshot
+from tests.support.browser import PLOT_DRAWN, screenshot
 from tests.support.images import write_mflux_dataset
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-PLOT_DRAWN = """() => {
-    const plot = document.querySelector('#train-loss-plot');
-    if (!plot || plot.innerText.includes('Infinity')) return false;
-    return [...plot.querySelectorAll('.mark-line path')].some(p => (p.getAttribute('d') || '').includes('L'));
-}"""
 
 
 def test_start_shows_live_progress_and_stop_saves(app_url, app_workspace, page):
