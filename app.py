@@ -61,8 +61,11 @@ def launch(settings: Settings, block: bool = True):
     from ui.context import UIContext
     from ui.shell import HEAD_PATHS, build_app
 
+    from core.runs import state as run_state
+
     workspace = Workspace(settings.workspace).ensure()
     setup_logging(workspace.logs_dir)
+    run_state.reconcile_all(workspace)  # a training whose worker died with the machine is "interrupted" from the start
     demo = build_app(UIContext(settings))
     auth = None if settings.is_loopback else (settings.username, settings.password)
     demo.queue(default_concurrency_limit=4)

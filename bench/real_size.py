@@ -63,7 +63,9 @@ def build_model(hub_cache: Path) -> Path:
     from core import system
     from core.models import selftest_model
 
-    revision = system.pinned_revision(REPO)
+    from mflux.models.common.resolution.model_revisions import ModelRevisions  # fails loudly if mflux is broken
+
+    revision = system.pinned_revision(REPO) or ModelRevisions.get(REPO)
     repo_dir = hub_cache / ("models--" + REPO.replace("/", "--"))
     snapshot = repo_dir / "snapshots" / revision
     if not (snapshot / "transformer").is_dir():

@@ -65,6 +65,8 @@ def test_generate_with_session_cost_then_batch_report_and_reopen(playground_app,
     url, fake = playground_app
     page.goto(url)
     page.get_by_role("tab", name="Runware Playground").click()
+    # Like a person, pick once the tab has read its lists (it opens on the run with the chosen checkpoint).
+    page.wait_for_function("document.querySelector('#playground-run input')?.value !== ''", timeout=30_000)
     _pick(page, "playground-run", RUN_ID)
     lora = page.locator("#playground-lora textarea, #playground-lora input").first
     page.wait_for_function("() => document.querySelector('#playground-lora textarea, #playground-lora input').value === 'story:mira@1'")
