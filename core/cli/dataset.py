@@ -1,4 +1,4 @@
-"""`dataset create|import|check|list|remove-image|rename|duplicate|delete`: the Dataset tab without the UI."""
+"""`dataset create|import|check|list|remove-image|repeat|rename|duplicate|delete`: the Dataset tab without the UI."""
 
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ def register(commands: Commands) -> None:
     remove = group.add("remove-image", "Move one image and its caption to the trash.", run_remove_image)
     remove.add_argument("name")
     remove.add_argument("stem", help="the image's file name without extension")
+    repeat = group.add("repeat", "Set how often pictures are trained in one epoch (1-50; 1 = once).", run_repeat)
+    repeat.add_argument("name")
+    repeat.add_argument("stems", nargs="+", metavar="STEM", help="the pictures' file names without extension")
+    repeat.add_argument("count", help="the repeat count, 1 to 50")
     rename = group.add("rename", "Rename a dataset.", run_rename)
     rename.add_argument("name")
     rename.add_argument("new_name")
@@ -102,6 +106,15 @@ def run_list(context: Context) -> Outcome:
 def run_remove_image(context: Context) -> Outcome:
     where = datasets.remove_image(context.workspace, context.args.name, context.args.stem)
     return Outcome({"removed": context.args.stem, "trash": str(where)}, f"Moved {context.args.stem} and its caption to {where}.")
+
+
+def run_repeat(context: Context) -> Outcome:
+    args = context.args
+    repeats = datasets.set_repeat(context.workspace, args.name, args.stems, args.count)
+    count = datasets.check_repeat(args.count)
+    text = f"{', '.join(args.stems)}: repeat {count}." + (
+        " Repeated pictures: " + ", ".join(f"{k} x{v}" for k, v in repeats.items()) + "." if repeats else "")
+    return Outcome({"dataset": args.name, "repeats": repeats}, text)
 
 
 def run_rename(context: Context) -> Outcome:

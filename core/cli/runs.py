@@ -11,7 +11,7 @@ from core.training import runner as training
 def register(commands: Commands) -> None:
     group = commands.group("runs", "Training runs: list them, compare two configs.")
     group.add("list", "List runs, newest first: status, dataset, steps, final loss.", run_list)
-    diff = group.add("diff", "Show the config settings that differ between two runs.", run_diff)
+    diff = group.add("diff", "Show the config settings and the training sets (compiled samples, dataset fingerprint) that differ between two runs.", run_diff)
     diff.add_argument("run_a")
     diff.add_argument("run_b")
 
@@ -26,5 +26,5 @@ def run_list(context: Context) -> Outcome:
 
 def run_diff(context: Context) -> Outcome:
     rows = diff_runs(context.workspace, context.args.run_a, context.args.run_b)
-    lines = [f"{r.key}: {r.a!r} -> {r.b!r}" for r in rows] or ["The two configs are the same (apart from paths)."]
+    lines = [f"{r.key}: {r.a!r} -> {r.b!r}" for r in rows] or ["The two runs' configs and training sets are the same (apart from paths)."]
     return Outcome({"differences": [r.to_dict() for r in rows]}, "\n".join(lines))

@@ -13,7 +13,7 @@ from core.training import (
     config as train_config,
     runner as training,
 )
-from core.errors import AppError
+from core.errors import AppError, ConfigError
 from core.training.estimates import format_duration
 
 
@@ -30,6 +30,10 @@ def register(commands: Commands) -> None:
         parser.add_argument("--model", choices=["selftest", "flux2-klein-base-4b"])
         parser.add_argument("--trigger", default="", help="the trigger word in the captions")
         parser.add_argument("--epochs", type=int)
+        parser.add_argument("--resolutions", metavar="LIST",
+                            help="train each picture at several resolutions, e.g. 512,768,1024 (multiples of 16)")
+        parser.add_argument("--trigger-only", type=float, metavar="SHARE",
+                            help="add trigger-only copies for this share of the samples, 0 to 0.5 (needs --trigger)")
         if name == "start":
             parser.add_argument("--queue", action="store_true", help="run after the trainings already running")
             parser.add_argument("--wait", action="store_true", help="wait until the training ends, showing progress")
@@ -71,7 +75,19 @@ def _build(context: Context):
         plan.model = args.model
     if args.epochs:
         plan.epochs = args.epochs
+    if args.resolutions:
+        plan.resolutions = _resolutions(args.resolutions)
+    if args.trigger_only is not None:
+        plan.trigger_only = args.trigger_only
     return plan, notes
+
+
+def _resolutions(text: str) -> list[int]:
+    try:
+        return sorted({int(part) for part in text.replace(" ", "").split(",") if part})
+    except ValueError:
+        raise ConfigError(f"--resolutions must be whole numbers separated by commas, such as 512,768,1024, not '{text}'.",
+                          "Give each resolution in pixels, a multiple of 16.") from None
 
 
 def run_check(context: Context) -> Outcome:

@@ -4,7 +4,7 @@
     datasets/<name>/images/preview*.txt            preview prompts mflux renders during training
     datasets/<name>/raw/                           the originals as imported, untouched
     datasets/<name>/history/<stem>.jsonl           every version of every caption
-    datasets/<name>/dataset.json                   preprocessing settings and trigger word
+    datasets/<name>/dataset.json                   preprocessing settings, trigger word, per-picture repeat counts
 
 Hidden entries (e.g. mflux's `.mflux_cache/` with low_ram) are ignored everywhere.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from core import storage
 from core.constants import IMAGE_SUFFIXES
-from core.errors import AppError, DatasetExists, NotFound
+from core.errors import AppError, ConfigError, DatasetExists, NotFound
 from core.dataset.images import Preprocess, list_images
 from core.workspace import Workspace, check_name
 from core.captions import store as caption_store
@@ -98,6 +98,18 @@ class Dataset:
     def trigger(self) -> str:
         return str(self.read_settings().get("trigger") or "")
 
+    @property
+    def repeats(self) -> dict[str, int]:
+        """Per-picture repeat counts other than 1 (stem -> count); a picture not listed is trained once an epoch."""
+        stored = self.read_settings().get("repeats")
+        if not isinstance(stored, dict):
+            return {}
+        return {str(stem): int(n) for stem, n in stored.items()
+                if isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_REPEAT and n != 1}
+
+    def repeat_of(self, stem: str) -> int:
+        return self.repeats.get(stem, 1)
+
     def save_settings(self, *, preprocess: Preprocess | None = None, trigger: str | None = None) -> dict:
         data = self.read_settings()
         if preprocess is not None:
@@ -107,6 +119,51 @@ class Dataset:
             data["trigger"] = trigger.strip()
         storage.write_json(self.settings_path, data)
         return data
+
+
+MAX_REPEAT = 50
+
+
+def check_repeat(count) -> int:
+    """A repeat count as a whole number from 1 to MAX_REPEAT, or a ConfigError in one sentence."""
+    number = None
+    if isinstance(count, int) and not isinstance(count, bool):
+        number = count
+    elif isinstance(count, float) and count.is_integer():
+        number = int(count)
+    elif isinstance(count, str) and count.strip().lstrip("-").isdigit():
+        number = int(count.strip())
+    if number is None:
+        raise ConfigError(f"A repeat count must be a whole number from 1 to {MAX_REPEAT}, not {count!r}.",
+                          "Type 1 to train the picture once an epoch, more to train it more often.")
+    if not 1 <= number <= MAX_REPEAT:
+        raise ConfigError(f"A repeat count must be from 1 to {MAX_REPEAT}, not {number}.",
+                          "Type 1 to train the picture once an epoch; to leave a picture out, remove it from the dataset.")
+    return number
+
+
+def set_repeat(workspace: Workspace, name: str, stems: list[str] | str, count) -> dict[str, int]:
+    """Give each picture of `stems` the repeat count `count` (how often it is trained in one epoch); returns every
+    picture's repeat count other than 1. Kept in dataset.json; the pictures and captions are not touched."""
+    count = check_repeat(count)
+    dataset = open_dataset(workspace, name)
+    stems = [stems] if isinstance(stems, str) else list(stems)
+    if not stems:
+        raise ConfigError("No picture is selected.", "Select one or more pictures first, then set their repeat count.")
+    known = {item.stem for item in dataset.items()}
+    for stem in stems:
+        if stem not in known:
+            raise NotFound(f"Dataset '{dataset.name}' has no image named '{stem}'.", "Pick an image from the gallery.")
+    data = dataset.read_settings()
+    repeats = {k: v for k, v in dataset.repeats.items() if k in known}
+    for stem in stems:
+        if count == 1:
+            repeats.pop(stem, None)
+        else:
+            repeats[stem] = count
+    data["repeats"] = dict(sorted(repeats.items()))
+    storage.write_json(dataset.settings_path, data)
+    return data["repeats"]
 
 
 def list_names(workspace: Workspace) -> list[str]:

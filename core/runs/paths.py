@@ -5,6 +5,9 @@
         run.json          our record (core.runs.record.RunRecord): dataset, model key, trigger, status, steps, times, errors
         events.jsonl      structured progress events written by the training worker
         mflux/            mflux's checkpoint.output_path: checkpoints/, loss/, preview/
+        data/             the compiled training set mflux trains on (train.json's `data`; core.training.compiled)
+        compiled.json     its manifest: every sample's source picture, resolution and caption, the dataset's fingerprint
+        encoded.json      what mflux actually encoded (file, caption, width, height), written by the worker
         chosen.json       the checkpoint and strength the person picked for publishing
         publish.json      the publish record (Hub commit, URL, Runware AIR, status)
         model_card.md     the model card draft the person edited (previous drafts in model_card.history/)
@@ -61,6 +64,21 @@ class RunPaths:
     @property
     def preview_dir(self) -> Path:
         return self.mflux_dir / "preview"
+
+    @property
+    def compiled_dir(self) -> Path:
+        """The compiled training set (repeats, resolutions, trigger-only copies) that train.json's `data` names."""
+        return self.root / "data"
+
+    @property
+    def manifest_json(self) -> Path:
+        """The compiled set's manifest (core.training.compiled.Manifest)."""
+        return self.root / "compiled.json"
+
+    @property
+    def encoded_json(self) -> Path:
+        """The samples mflux encoded (written by the worker once encoding is done)."""
+        return self.root / "encoded.json"
 
     @property
     def stop_request(self) -> Path:

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 from core.errors import AiToolkitImportError
+from core.training import compiled
 from core.training.config import TrainPlan
 
 OPTIMIZERS = {"adamw": "AdamW", "adamw8bit": "AdamW", "adam": "Adam", "adam8bit": "Adam", "adafactor": "Adafactor", "lion": "Lion", "lion8bit": "Lion"}
@@ -100,17 +101,32 @@ def import_yaml(text: str, plan: TrainPlan, image_count: int | None = None) -> I
         out.missing.append("push_to_hub: publish from the Publish tab after picking a checkpoint")
     if dataset.get("folder_path"):
         out.missing.append(f"dataset folder {dataset['folder_path']}: import it in the Dataset tab (captions come along)")
-    if dataset.get("caption_dropout_rate"):
-        out.missing.append(f"caption_dropout_rate {dataset['caption_dropout_rate']}: mflux always trains with the caption")
-    if dataset.get("shuffle_tokens"):
-        out.missing.append("shuffle_tokens: not available in mflux")
+    dropout = dataset.get("caption_dropout_rate")
+    if dropout:
+        rate = float(dropout)
+        plan.trigger_only = min(max(rate, 0.0), 0.5)
+        word = f"'{plan.trigger}'" if plan.trigger else "the trigger word (set one: without it the share cannot train)"
+        text = (f"caption_dropout_rate {dropout} -> trigger-only share {plan.trigger_only:.0%}: that many extra samples "
+                f"are captioned with {word} alone (ai-toolkit drops the caption of that share instead)")
+        if rate > 0.5:
+            text += "; capped at 50 %"
+        out.adapted.append(text)
+    repeats = dataset.get("num_repeats")
+    if repeats is not None and int(repeats) != 1:
+        count = int(repeats)
+        out.adapted.append(f"num_repeats {count}: ai-toolkit repeats every picture alike, which under a step count only "
+                           "regroups the shuffle, so the steps carry over unchanged; to weigh single pictures give them "
+                           f"a repeat count (Dataset tab, or `python -m core dataset repeat NAME STEM... {min(max(count, 1), 50)}`)")
     resolution = dataset.get("resolution")
     if resolution:
         sizes = resolution if isinstance(resolution, list) else [resolution]
-        plan.max_resolution = int(max(int(s) for s in sizes))
-        if len(sizes) > 1:
-            out.adapted.append(f"resolutions {sizes}: mflux uses one maximum ({plan.max_resolution}) and keeps each image's aspect ratio (no buckets)")
+        numbers = sorted({int(s) for s in sizes})
+        plan.max_resolution = numbers[-1]
+        if len(numbers) > 1:
+            plan.resolutions = numbers
+            out.carried.append(f"resolutions {', '.join(map(str, numbers))} (each picture trained at each; aspect ratio kept, no crop)")
         else:
+            plan.resolutions = []
             out.carried.append(f"resolution {plan.max_resolution}")
     if dataset.get("cache_latents_to_disk") or dataset.get("cache_latents"):
         out.adapted.append("cache_latents: mflux always encodes the images once before training (low RAM keeps them on disk)")
@@ -119,9 +135,13 @@ def import_yaml(text: str, plan: TrainPlan, image_count: int | None = None) -> I
     plan.batch_size = batch
     if train.get("steps"):
         steps = int(train["steps"])
-        per_epoch = math.ceil((image_count or 20) / batch)
+        pictures = image_count or 20
+        epoch = compiled.epoch_of([str(i) for i in range(pictures)], {}, compiled.resolutions_of(plan), plan.trigger_only)
+        per_epoch = math.ceil(epoch.samples / batch)
         plan.epochs = max(1, math.ceil(steps / per_epoch))
         basis = f"{image_count} images" if image_count else "20 images (set the dataset to recompute)"
+        if epoch.samples != pictures:
+            basis += f", {epoch.samples} samples an epoch"
         out.adapted.append(f"{steps} steps -> {plan.epochs} epochs (mflux counts epochs; {basis}, batch {batch})")
     if train.get("lr"):
         plan.learning_rate = float(train["lr"])

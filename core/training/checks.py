@@ -15,7 +15,7 @@ from pathlib import Path
 from core import storage, system
 from core.dataset import preview_prompts
 from core.models import base as models, lora_targets
-from core.training import config as train_config, estimates as train_estimates
+from core.training import compiled, config as train_config, estimates as train_estimates
 from core.workspace import Workspace
 
 REQUIRED = ("model", "seed", "steps", "data", "training_loop", "optimizer", "checkpoint", "lora_layers")
@@ -44,6 +44,8 @@ class Validation:
     attention: list[str] = field(default_factory=list)
     images: int = 0
     estimate: train_estimates.Estimate | None = None
+    epoch: dict | None = None  # what one epoch holds (core.training.compiled.Epoch)
+    epoch_line: str = ""  # "18 pictures x repeats (21) x 2 resolutions + 4 trigger-only copies = 46 samples ..."
 
     @property
     def ok(self) -> bool:
@@ -74,6 +76,8 @@ class Validation:
             lines = [f"Can start, but read {len(self.attention)} warning(s) first."]
         else:
             lines = ["Ready to train."]
+        if self.epoch_line:
+            lines.append(self.epoch_line[0].upper() + self.epoch_line[1:] + ".")
         if self.estimate:
             lines.append(self.estimate.summary())
         return " ".join(lines)
@@ -256,10 +260,19 @@ def validate(
     errors, warnings = check_structure(config, plan.model)
     result.errors += errors
     result.warnings += warnings
-    readiness = train_config.dataset_readiness(workspace, plan.dataset, plan.trigger, plan.max_resolution)
+    result.errors += compiled.check_levers(plan)
+    readiness = train_config.dataset_readiness(workspace, plan.dataset, plan.trigger, plan.top_resolution)
     result.errors += readiness.errors
     result.warnings += readiness.warnings
     result.images = readiness.images
+    samples = readiness.images
+    if readiness.images and not result.errors:
+        epoch = compiled.plan_epoch(workspace, plan)
+        samples = epoch.samples
+        result.epoch = epoch.to_dict()
+        result.epoch_line = epoch.summary(plan.epochs, plan.batch_size)
+        for warning in compiled.dominating(workspace, plan):
+            result.warn(warning)
     if not plan.trigger.strip():
         result.warn("No trigger word is set: without one the LoRA has no word that calls the character in prompts. "
                     "Type one in 'Trigger word' (a rare made-up word such as m1ra) and put it in the captions.",
@@ -277,8 +290,9 @@ def validate(
     if readiness.images:
         images_dir = workspace.dataset_images_dir(plan.dataset)
         prompts = len(plan.preview_prompts) or len(preview_prompts.read(images_dir))
-        result.estimate = train_estimates.estimate(config, readiness.images, plan.model, backend, history,
-                                                   prompt_count=prompts, preview_history=preview_history)
+        result.estimate = train_estimates.estimate(config, samples, plan.model, backend, history,
+                                                   prompt_count=prompts, preview_history=preview_history,
+                                                   resolutions=compiled.resolutions_of(plan))
         if result.estimate.iterations == 0:
             result.errors.append("This config trains 0 steps; raise the epochs.")
         elif result.estimate.eta_seconds[0] >= LONG_RUN_SECONDS and not slow_machine:

@@ -43,6 +43,10 @@ class TrainPlan:
     rank: int = 16
     layers: str = "all"  # a lora_targets.LAYER_CHOICES key, or "custom" (targets edited as JSON)
     max_resolution: int = 1024
+    # Several training resolutions (each picture trained at each; [] = just max_resolution, which then is their
+    # largest) and the share of extra trigger-only samples (0-0.5): core.training.compiled builds them.
+    resolutions: list[int] = field(default_factory=list)
+    trigger_only: float = 0.0
     quantize: int | None = None
     gradient_checkpointing: bool = True
     low_ram: bool = False
@@ -75,7 +79,7 @@ class TrainPlan:
         if workspace is not None and self.dataset:
             config["data"] = str(workspace.dataset_images_dir(self.dataset))
         config["seed"] = self.seed
-        config["max_resolution"] = self.max_resolution
+        config["max_resolution"] = self.top_resolution
         config["quantize"] = self.quantize
         config["gradient_checkpointing"] = bool(self.gradient_checkpointing)
         config["low_ram"] = bool(self.low_ram)
@@ -140,10 +144,17 @@ class TrainPlan:
             plan.rank = rank
         return plan
 
+    @property
+    def top_resolution(self) -> int:
+        """mflux's max_resolution: the largest of several resolutions, else max_resolution."""
+        numbers = [r for r in self.resolutions or [] if isinstance(r, int) and not isinstance(r, bool)]
+        return max(numbers) if numbers else self.max_resolution
+
     def synced(self) -> "TrainPlan":
         """The plan as the raw editor shows it: its fields written into the train.json and read back from it."""
         plan = TrainPlan.from_config(self.config(), self.dataset, self.trigger, self.preview_prompts)
         plan.model = self.model
+        plan.resolutions, plan.trigger_only = list(self.resolutions or []), self.trigger_only  # not in train.json
         return plan
 
 
@@ -250,12 +261,17 @@ def apply_preset(plan: TrainPlan, preset: Preset, image_count: int | None = None
         config = deep_merge(plan.config(), raw)  # sync the fields first so they are not lost
         values.update(TrainPlan.from_config(config, plan.dataset, plan.trigger, plan.preview_prompts).to_dict())
         values["model"] = plan.model
+        values["resolutions"], values["trigger_only"] = list(plan.resolutions or []), plan.trigger_only
     target = settings.pop("target_iterations", None)
     if "cache_limit_gb" in settings:
         config["cache_limit_gb"] = settings.pop("cache_limit_gb")
     for key, value in settings.items():
         if key in values:
             values[key] = value
+    if "max_resolution" in settings and "resolutions" not in settings and values.get("resolutions"):
+        # a memory preset's resolution is a ceiling: several resolutions above it are dropped
+        kept = [r for r in values["resolutions"] if isinstance(r, int) and r <= int(settings["max_resolution"])]
+        values["resolutions"] = kept
     if target:
         per_epoch = math.ceil((image_count or 20) / max(1, int(values.get("batch_size") or 1)))
         values["epochs"] = max(1, math.ceil(target / per_epoch))

@@ -118,14 +118,17 @@ def checkpoint_bytes(targets: list[dict], model_key: str) -> int:
     return adapter_parameters(targets, model_key) * 4 * 3 + 50_000
 
 
-def seconds_per_step(config: dict, backend: str, history: list[float] | None = None) -> tuple[tuple[float, float], str]:
+def seconds_per_step(config: dict, backend: str, history: list[float] | None = None,
+                     resolutions: list[int] | None = None) -> tuple[tuple[float, float], str]:
+    """Seconds per training step (low, high); with several resolutions, the mean over them (each is one sample of
+    every picture)."""
     if history:
         median = statistics.median(history)
         return (median * 0.85, median * 1.2), "measured on this machine"
     low, high = SECONDS_1024.get(backend, CPU_SECONDS_1024)
-    resolution = config.get("max_resolution") or 1024
+    sizes = resolutions or [config.get("max_resolution") or 1024]
     try:
-        scale = (float(resolution) / 1024) ** 2
+        scale = sum((float(r) / 1024) ** 2 for r in sizes) / len(sizes)
     except (TypeError, ValueError):
         scale = 1.0
     factor = scale * max(1, int((config.get("training_loop") or {}).get("batch_size") or 1))
@@ -184,9 +187,13 @@ def preview_seconds(config: dict, backend: str, model_key: str,
 
 
 def estimate(config: dict, image_count: int, model_key: str, backend: str, history: list[float] | None = None,
-             *, prompt_count: int = 1, preview_history: list[float] | None = None) -> Estimate:
+             *, prompt_count: int = 1, preview_history: list[float] | None = None,
+             resolutions: list[int] | None = None) -> Estimate:
+    """The estimate of a run of `config` over `image_count` samples an epoch (pictures x repeats x resolutions +
+    trigger-only copies: core.training.compiled.Epoch.samples)."""
     steps = iterations(config, image_count)
-    per_step, basis = seconds_per_step(config, backend, history if model_key != "selftest" or history else None)
+    per_step, basis = seconds_per_step(config, backend, history if model_key != "selftest" or history else None,
+                                       resolutions)
     if model_key == "selftest" and not history:
         per_step, basis = (1.0, 4.0), "self-test model"
     try:

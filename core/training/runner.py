@@ -8,7 +8,6 @@ Every status read reconciles the record with reality (core.runs.state).
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import shutil
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 from core import storage
 from core.dataset import preview_prompts
 from core.runs import events as run_events, state as run_state
-from core.training import checks as train_checks, config as train_config
+from core.training import checks as train_checks, compiled, config as train_config
 from core.errors import NotFound, TrainingError
 from core.runs.paths import run_paths, RunPaths
 from core.runs.record import RunRecord
@@ -116,16 +115,19 @@ def check(workspace: Workspace, settings: Settings, plan: train_config.TrainPlan
     config = plan.config(workspace, settings.cache_dir)
     return train_checks.validate(
         plan, workspace, cache_dir=settings.cache_dir, memory_gb=memory_gb,
-        history=measured_seconds_per_step(workspace, plan.model, plan.max_resolution),
+        history=measured_seconds_per_step(workspace, plan.model, plan.top_resolution, compiled.resolutions_of(plan)),
         preview_history=measured_preview_seconds(workspace, plan.model, config))
 
 
-def measured_seconds_per_step(workspace: Workspace, model: str, resolution: int | None) -> list[float]:
-    """Seconds per step of this machine's past runs with the same model and resolution (for the ETA)."""
+def measured_seconds_per_step(workspace: Workspace, model: str, resolution: int | None,
+                              resolutions: list[int] | None = None) -> list[float]:
+    """Seconds per step of this machine's past runs with the same model and resolution(s) (for the ETA)."""
     found = []
     for run in list_runs(workspace)[:20]:
         record = run_paths(workspace, run.run_id).read_record()
-        if run.model == model and record.max_resolution == resolution and run.seconds_per_step:
+        trained = sorted(record.form.get("resolutions") or [record.max_resolution])
+        same = record.max_resolution == resolution and (resolutions is None or trained == sorted(resolutions))
+        if run.model == model and same and run.seconds_per_step:
             found.append(run.seconds_per_step)
     return found
 
@@ -153,15 +155,7 @@ def measured_preview_seconds(workspace: Workspace, model: str, config: dict) -> 
 
 def dataset_fingerprint(images_dir: Path) -> dict:
     """The image names, sizes and caption hashes the run was started with."""
-    items = []
-    digest = hashlib.sha256()
-    for image in train_config.dataset_images(images_dir):
-        caption = image.with_suffix(".txt")
-        text = caption.read_bytes() if caption.is_file() else b""
-        entry = {"image": image.name, "bytes": image.stat().st_size, "caption_sha1": hashlib.sha1(text).hexdigest()}
-        items.append(entry)
-        digest.update(repr(sorted(entry.items())).encode())
-    return {"count": len(items), "sha256": digest.hexdigest(), "items": items}
+    return compiled.fingerprint(images_dir)
 
 
 def start(
@@ -190,8 +184,13 @@ def start(
         preview_prompts.write(images_dir, plan.preview_prompts, workspace.trash_dir)
     paths = run_paths(workspace, workspace.new_run_id(plan.dataset))
     paths.root.mkdir(parents=True)
+    try:  # mflux trains on the compiled set, never on the person's dataset folder
+        manifest = compiled.compile_set(workspace, plan, paths.compiled_dir, paths.manifest_json)
+    except BaseException:
+        shutil.rmtree(paths.root, ignore_errors=True)  # our own new folder: nothing of the person's is in it
+        raise
     final = copy.deepcopy(config)
-    final["data"] = str(images_dir.resolve())
+    final["data"] = str(paths.compiled_dir.resolve())
     final.setdefault("checkpoint", {})["output_path"] = str(paths.mflux_dir.resolve())
     total = validation.estimate.iterations if validation.estimate else 0
     optimizer = final.get("optimizer") or {}
@@ -205,7 +204,7 @@ def start(
         status="queued", status_message="Starting.", created_at=now, queued_at=now,
         total_steps=total, max_resolution=final.get("max_resolution"), form=plan.to_dict(),
         cache_dir=str(settings.cache_dir), mflux_version=_mflux_version(),
-        dataset_fingerprint=dataset_fingerprint(images_dir), preview_prompts=preview_prompts.read(images_dir),
+        dataset_fingerprint=manifest.fingerprint, preview_prompts=preview_prompts.read(images_dir),
     ))
     run_events.emit(paths, "status", status="queued", message="Starting.")
     _spawn(paths)
@@ -333,6 +332,7 @@ def load_run_config(workspace: Workspace, run_id: str) -> train_config.TrainPlan
     plan = train_config.TrainPlan.from_config(config, saved.dataset or record.dataset, saved.trigger or record.trigger,
                                               record.preview_prompts or saved.preview_prompts)
     plan.model = record.model or plan.model
+    plan.resolutions, plan.trigger_only = list(saved.resolutions or []), saved.trigger_only
     return plan
 
 

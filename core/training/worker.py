@@ -11,6 +11,8 @@ structured events to the run folder. It never parses mflux's text: it wraps four
   previews: the `step` event (step, total, loss, seconds per step, ETA with the previews still to come).
 - `TrainingState.save` / `TrainingTrainer._generate_previews_with_optimizer_offload`: the
   `checkpoint` and `preview` events (with the seconds each preview image took), after the files exist.
+- `Flux2TrainingAdapter.encode_data`: each sample mflux encodes (file, caption, size, latent shape), written to
+  `encoded.json` when the first batch is drawn: what the run really learned from, beside the compiled set's manifest.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from core.runs.paths import RunPaths
 from core.runs.record import RunRecord
 from core.training import estimates as train_estimates
 from core.workspace import Workspace
-from core import jobs
+from core import jobs, storage
 from core.models import base as models
 from core.settings import load_settings
 
@@ -131,8 +133,20 @@ def install_hooks(paths: RunPaths) -> None:
     from mflux.models.common.training.trainer import TrainingTrainer
     from mflux.utils.exceptions import StopTrainingException
 
+    from mflux.models.flux2.training_adapter.flux2_training_adapter import Flux2TrainingAdapter
+
     watch = StopWatch(earlier_preview_seconds(paths))
     seen = {"loss": None, "first": True}
+    encoded: list[dict] = []
+
+    original_encode = Flux2TrainingAdapter.encode_data
+
+    def encode_data(self, *, data_id, image_path, prompt, width, height, input_image_path=None):
+        latents, cond = original_encode(self, data_id=data_id, image_path=image_path, prompt=prompt, width=width,
+                                        height=height, input_image_path=input_image_path)
+        encoded.append({"data_id": data_id, "file": Path(image_path).name, "caption": prompt, "width": int(width),
+                        "height": int(height), "latent_shape": [int(n) for n in latents.shape]})
+        return latents, cond
 
     original_next = Iterator.__next__
 
@@ -140,6 +154,8 @@ def install_hooks(paths: RunPaths) -> None:
         if paths.stop_request.exists():
             raise StopTrainingException(f"Stopped by request at step {self.num_iterations}")
         if seen["first"]:
+            if encoded:
+                storage.write_json(paths.encoded_json, {"samples": encoded})
             watch.restart()  # do not count model loading and step-0 previews
             seen["first"] = False
             paths.update_record(status_message="Training.")
@@ -202,6 +218,7 @@ def install_hooks(paths: RunPaths) -> None:
     Iterator.__next__ = next_batch
     TrainingTrainer._step_is_finite = staticmethod(step_is_finite)
     TrainingState.should_save = should_save
+    Flux2TrainingAdapter.encode_data = encode_data
     TrainingState.save = save
     TrainingTrainer._generate_previews_with_optimizer_offload = staticmethod(previews)
 

@@ -34,6 +34,7 @@ config:
         - folder_path: "/home/me/ai-toolkit/datasets/mira"
           caption_ext: "txt"
           caption_dropout_rate: 0.05
+          num_repeats: 3
           shuffle_tokens: false
           cache_latents_to_disk: true
           resolution: [ 512, 768, 1024 ]
@@ -174,16 +175,22 @@ def test_aitoolkit_yaml_import_reports_what_carried_adapted_and_missing():
     imported = aitoolkit_import.import_yaml(AITOOLKIT_YAML, plan, image_count=25)
     f = imported.plan
     assert (f.trigger, f.rank, f.save_every, f.preview_every, f.learning_rate, f.max_resolution) == ("m1ra", 32, 200, 200, 4e-4, 1024)
-    assert f.epochs == 80 and f.quantize == 8 and f.model == "flux2-klein-base-4b"
+    # 25 pictures x 3 resolutions + 4 trigger-only copies (caption_dropout_rate 0.05) = 79 samples an epoch
+    assert f.resolutions == [512, 768, 1024] and f.trigger_only == 0.05
+    assert f.epochs == 26 and f.quantize == 8 and f.model == "flux2-klein-base-4b"
     assert f.preview_prompts[0] == "m1ra walking in a rainy Seoul alley at night, cinematic"
     assert f.raw["optimizer"]["name"] == "AdamW"
     assert f.raw["monitoring"]["preview_width"] == 768 and f.raw["steps"] == 20
     assert f.config() == f.raw  # the imported plan and its raw train.json agree
     assert "trigger word 'm1ra'" in imported.carried and "rank 32 (network.linear)" in imported.carried
     adapted = " | ".join(imported.adapted)
-    assert "2000 steps -> 80 epochs" in adapted and "adamw8bit -> AdamW" in adapted and "FLUX.1-dev -> FLUX.2 klein" in adapted
+    assert "2000 steps -> 26 epochs" in adapted and "adamw8bit -> AdamW" in adapted and "FLUX.1-dev -> FLUX.2 klein" in adapted
+    assert "caption_dropout_rate 0.05 -> trigger-only share 5%" in adapted and "captioned with 'm1ra' alone" in adapted
+    assert "num_repeats 3" in adapted and "dataset repeat" in adapted
+    assert "resolutions 512, 768, 1024 (each picture trained at each" in " | ".join(imported.carried)
     missing = " | ".join(imported.missing)
-    assert "EMA" in missing and "caption_dropout_rate" in missing and "import it in the Dataset tab" in missing
+    assert "EMA" in missing and "import it in the Dataset tab" in missing
+    assert "caption_dropout_rate" not in missing and "num_repeats" not in missing and "resolution" not in missing
     assert "**Carried over**" in imported.report_markdown()
 
 

@@ -89,7 +89,10 @@ def test_cli_run_trains_to_completion_with_events_and_checkpoints(train_env, com
     step_event = next(e for e in events if e["type"] == "step")
     assert {"step", "total", "loss", "seconds_per_step", "eta_seconds"} <= set(step_event)
     saved = json.loads(paths.train_json.read_text())
-    assert saved["data"] == str(workspace.dataset_images_dir("mira").resolve())
+    assert saved["data"] == str(paths.compiled_dir.resolve())  # the compiled set, never the dataset folder
+    manifest = json.loads(paths.manifest_json.read_text())
+    assert [s["source"] for s in manifest["samples"]] == [f"img_{i:02d}.png" for i in range(4)]  # defaults: as before
+    assert {(s["resolution"], s["width"], s["height"], s["trigger_only"]) for s in manifest["samples"]} == {(64, 64, 64, False)}
     assert saved["checkpoint"]["output_path"] == str(paths.mflux_dir.resolve())
     assert sorted(p.name for p in paths.captions_dir.iterdir()) == [f"img_{i:02d}.txt" for i in range(4)]
     record = paths.read_record()
