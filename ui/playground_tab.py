@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ui.context import follow, UIContext
+from ui.context import UIContext
 from ui.publish_overview import chosen_run
 from ui.feedback import user_errors
 from ui.long_job import long_job, LongJob
@@ -321,10 +321,6 @@ class Handlers:
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         return gr.update(value=int(row))
 
-    @user_errors
-    def follow_run(self, value):
-        return gr.update(choices=self.ctx.workspace.list_runs(), value=value)
-
 
 def wire(ctx: UIContext, w: Widgets) -> None:
     on = Handlers(ctx)
@@ -346,6 +342,5 @@ def wire(ctx: UIContext, w: Widgets) -> None:
                      outputs=[w.table, w.slider, w.local_img, w.cloud_img, w.scores, w.pair_pick, w.report_state, w.report_link])
     w.pair_pick.change(on.show_pair, inputs=[w.report_state, w.pair_pick], outputs=[w.slider, w.local_img, w.cloud_img, w.scores])
     w.table.select(on.pick_row, outputs=w.pair_pick)
-    shared_run = ctx.shared.get("run")
-    if shared_run is not None:
-        follow(shared_run, on.follow_run, inputs=shared_run, outputs=w.run)
+    # It does not follow the Train tab's run: that one is selected when the page loads (the running or newest run)
+    # and would replace the run the person picked here, or the one with the chosen checkpoint (like Publish).

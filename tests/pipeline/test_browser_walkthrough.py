@@ -229,7 +229,7 @@ def walk(walk_app, page, tmp_path):
     # 7. Runware Playground: the same prompt on Runware beside the local image.
     page.get_by_role("tab", name="Runware Playground").click()
     pick(page, "playground-run", run.run_id)
-    # The run was picked (following the Train tab) before it was published: opening the tab fills in its AIR.
+    # The run is picked here (the tab opens on the run with the chosen checkpoint); its AIR fills in.
     page.wait_for_function("document.querySelector('#playground-lora textarea, #playground-lora input').value === 'story:walk@1'",
                            timeout=30_000)
     pick(page, "playground-size", "128x128 (quick test)")

@@ -12,6 +12,9 @@ from tests.support.browser import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 RUN_ID = "20261127-020000-mira"
+# The tab has read its lists: a run is selected and its AIR is in the LoRA field.
+OPENED = ("document.querySelector('#playground-run input')?.value !== '' &&"
+          " (document.querySelector('#playground-lora textarea, #playground-lora input')?.value || '') !== ''")
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +68,9 @@ def test_generate_with_session_cost_then_batch_report_and_reopen(playground_app,
     url, fake = playground_app
     page.goto(url)
     page.get_by_role("tab", name="Runware Playground").click()
-    # Like a person, pick once the tab has read its lists (it opens on the run with the chosen checkpoint).
-    page.wait_for_function("document.querySelector('#playground-run input')?.value !== ''", timeout=30_000)
+    # Like a person, pick once the tab has read its lists: it opens on the run with the chosen checkpoint and shows
+    # that run's AIR (a pick made while the page is still loading its lists can be overridden by them).
+    page.wait_for_function(OPENED, timeout=30_000)
     _pick(page, "playground-run", RUN_ID)
     lora = page.locator("#playground-lora textarea, #playground-lora input").first
     page.wait_for_function("() => document.querySelector('#playground-lora textarea, #playground-lora input').value === 'story:mira@1'")
@@ -96,7 +100,10 @@ def test_generate_with_session_cost_then_batch_report_and_reopen(playground_app,
     page.get_by_role("tab", name="Runware Playground").click()
     cost.get_by_text(re.compile(r"Today's total:\s*\$0\.0076 over 4 requests")).wait_for(timeout=30_000)
     assert "every Runware request of this Playground today" in cost.inner_text()
+    page.wait_for_function(OPENED, timeout=30_000)
     _pick(page, "playground-run", RUN_ID)
+    page.wait_for_function("(id) => document.querySelector('#playground-run input')?.value === id", arg=RUN_ID,
+                           timeout=30_000)
     page.wait_for_function("() => document.querySelector('#playground-reports input').value !== ''")
     page.locator("#playground-open").click()
     page.locator("#playground-report-link").get_by_text("report.html").wait_for(timeout=20_000)
