@@ -327,7 +327,7 @@ def scale_array(scale: float, width: int, dtype):
     one-element array would be folded into the compiled kernels as a constant (a recompile per strength)."""
     import mlx.core as mx
 
-    return mx.full((width,), float(scale), dtype=dtype)
+    return mx.array([float(scale)] * width, dtype=dtype)  # a real buffer: a broadcast scalar could be folded too
 
 
 def _scale_for(layer, scale: float, dtype, dora: bool):

@@ -62,17 +62,26 @@ def test_strengths_change_in_memory_and_match_mflux_loading_at_that_strength(cac
 
 
 PROBE = textwrap.dedent("""
-    import glob, json, sys, tempfile
+    import glob, json, re, sys, tempfile
     from pathlib import Path
     from core.generation.engine import Engine, RenderSpec
     cache, adapter, spec = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
-    kernels = lambda: len(glob.glob(tempfile.gettempdir() + "/mlx/**/*", recursive=True))
-    engine, compiled = Engine(cache), []
+    # A kernel's file is named by its graph and a hash of its constants, then its memory-layout variant
+    # (_contiguous, _strided_N): a new strength baked in as a constant is a new graph-and-hash.
+    def kernels():
+        names = glob.glob(tempfile.gettempdir() + "/mlx/**/*.so", recursive=True)
+        return {re.sub(r"_(contiguous|strided_\\d+)$", "", Path(n).stem) for n in names}
+    engine, compiled, seen = Engine(cache), [], set()
     for strength in (0.5, 0.8, 1.3):
-        before = kernels()
         engine.render(RenderSpec(**spec, loras=((adapter, strength),)))
-        compiled.append(kernels() - before)
-    print(json.dumps(compiled))
+        now = kernels()
+        compiled.append(sorted(now - seen))
+        seen |= now
+    print(json.dumps(compiled), flush=True)
+    # The engine's thread ending at interpreter exit can abort MLX 0.32.2 ("terminate called without an active
+    # exception"); the measurement is printed, so leave without that teardown.
+    import os
+    os._exit(0)
 """)
 
 
@@ -88,5 +97,5 @@ def test_a_new_strength_compiles_no_new_kernels(cache_dir, selftest_model_dir, t
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     first, *later = json.loads(done.stdout.strip().splitlines()[-1])
-    assert first > 0  # compiling is on and its kernels are counted
-    assert later == [0, 0], f"new strengths compiled {later} kernels"
+    assert first  # compiling is on and its kernels are counted
+    assert later == [[], []], f"new strengths compiled new kernels: {later}"
