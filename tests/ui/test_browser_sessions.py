@@ -62,7 +62,7 @@ def test_stop_in_another_browser_leaves_this_browsers_job_running(app_url, app_w
         start_generating(a, seed=200)  # A's own Stop still stops A's job
         a.locator("#gen-stop").click()
         wait_text(a, "#gen-progress", "⏹ Stopped.", timeout=120_000)
-        assert 1 <= len(made(workspace, 200)) < COUNT
+        assert len(made(workspace, 200)) < COUNT  # Stop is checked at every denoising step: it may end the first image
     finally:
         first.close()
         second.close()
