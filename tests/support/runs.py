@@ -130,3 +130,22 @@ def assert_resume_continues(paths: RunPaths, from_step: int, total: int, save_ev
     assert saved == [s for s in range(from_step + 1, total + 1) if s % save_every == 0 or s == total], saved
     assert listed == sorted(earlier) + saved
     assert {step: files for step, files in checkpoint_files(paths).items() if step in earlier} == earlier
+
+
+def losses(workspace, run_id: str) -> dict[int, float]:
+    """step -> loss of a run, from its events."""
+    from core.runs import events as run_events
+
+    line = run_events.timeline(run_events.read_all(run_paths(workspace, run_id)))
+    return dict(zip(line.steps, line.losses))
+
+
+def wait_for(predicate, timeout: float = 120.0):
+    """Poll `predicate` until it returns something truthy (returned), or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out")

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 
 import pytest
+
+from tests.support.runs import losses, wait_for
 
 from core.dataset import datasets
 from core.runs import events as run_events
@@ -28,21 +29,6 @@ SAMPLES = 10
 def tree_digest(root, skip: str = "\0") -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file() and skip not in p.parts}
-
-
-def losses(workspace, run_id) -> dict[int, float]:
-    line = run_events.timeline(run_events.read_all(run_paths(workspace, run_id)))
-    return dict(zip(line.steps, line.losses))
-
-
-def wait_for(predicate, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture(scope="module")

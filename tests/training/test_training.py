@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 import zipfile
 
 import pytest
@@ -20,7 +19,7 @@ from core.settings import load_settings
 from core.workspace import Workspace
 from tests.support.env import cli_env, run_cli
 from tests.support.images import write_mflux_dataset
-from tests.support.runs import assert_resume_continues, checkpoint_files
+from tests.support.runs import losses, wait_for, assert_resume_continues, checkpoint_files
 
 pytestmark = pytest.mark.slow  # real mflux training workers
 
@@ -48,25 +47,10 @@ def completed_run(train_env, cache_dir):
     return data["run"]
 
 
-def losses(workspace, run_id) -> dict[int, float]:
-    line = run_events.timeline(run_events.read_all(run_paths(workspace, run_id)))
-    return dict(zip(line.steps, line.losses))
-
-
 def form_for(workspace):
     plan = train_config.compose(workspace, "mira", "mira", ["selftest"])
     plan.epochs = EPOCHS
     return plan
-
-
-def wait_for(predicate, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_cli_run_trains_to_completion_with_events_and_checkpoints(train_env, completed_run, cache_dir):
